@@ -1,0 +1,46 @@
+# Thin wrapper around CMake: installs missing Debian packages, configures, builds.
+#   make run    build and start the gateway on examples/quickstart (with its demo backend)
+#   make test   build (ASan+UBSan) and run every test suite
+#   make bench  compare Portico with nginx and haproxy on this machine
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+
+PKGS_BUILD = cmake gcc make pkg-config libuv1-dev node-llhttp libyaml-dev
+PKGS_TEST  = lua5.4 lua-busted lua-socket
+PKGS_BENCH = wrk nginx-light haproxy util-linux procps
+
+.PHONY: all run test bench deps deps-test deps-bench build build-asan clean
+
+all: build
+
+deps:
+	@tools/ensure-packages $(PKGS_BUILD)
+
+deps-test: deps
+	@tools/ensure-packages $(PKGS_TEST)
+
+deps-bench: deps
+	@tools/ensure-packages $(PKGS_BENCH)
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPORTICO_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+run: build
+	@examples/quickstart/run $(BUILD)
+
+test: deps-test build-asan
+	@cd $(ASAN_BUILD) && ctest --output-on-failure
+	@PORTICO_BUILD=$(ASAN_BUILD) busted --lua=lua5.4 -o utfTerminal tests/integration
+
+bench: deps-bench build
+	@bench/run $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
