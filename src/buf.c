@@ -1,0 +1,56 @@
+/* buf.c - growable byte buffer (see buf.h). */
+#include "buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+int pt_buf_reserve(pt_buf_t *b, size_t extra) {
+  if (b->cap - b->len >= extra) return 0;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap - b->len < extra) cap *= 2;
+  char *p = realloc(b->base, cap);
+  if (!p) return UV_ENOMEM;
+  b->base = p;
+  b->cap = cap;
+  return 0;
+}
+
+int pt_buf_append(pt_buf_t *b, const void *data, size_t len) {
+  if (pt_buf_reserve(b, len)) return UV_ENOMEM;
+  if (len) memcpy(b->base + b->len, data, len);
+  b->len += len;
+  return 0;
+}
+
+int pt_buf_appends(pt_buf_t *b, const char *s) { return pt_buf_append(b, s, strlen(s)); }
+
+int pt_buf_printf(pt_buf_t *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0 || pt_buf_reserve(b, (size_t)n + 1)) return UV_ENOMEM;
+  va_start(ap, fmt);
+  vsnprintf(b->base + b->len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  b->len += (size_t)n;
+  return 0;
+}
+
+void pt_buf_consume(pt_buf_t *b, size_t n) {
+  if (n >= b->len) {
+    b->len = 0;
+    return;
+  }
+  memmove(b->base, b->base + n, b->len - n);
+  b->len -= n;
+}
+
+void pt_buf_free(pt_buf_t *b) {
+  free(b->base);
+  b->base = NULL;
+  b->len = b->cap = 0;
+}

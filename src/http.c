@@ -1,0 +1,217 @@
+/* http.c - header lists, hop-by-hop removal, forwarding headers, status texts. */
+#include "http.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <uv.h>
+
+static int headers_push(pt_headers_t *h) {
+  if (h->count == h->cap) {
+    int cap = h->cap ? h->cap * 2 : 16;
+    pt_header_t *items = realloc(h->items, sizeof *items * cap);
+    if (!items) return UV_ENOMEM;
+    h->items = items;
+    h->cap = cap;
+  }
+  h->items[h->count++] = (pt_header_t){(uint32_t)h->store.len, 0, (uint32_t)h->store.len, 0};
+  return 0;
+}
+
+/* Each piece is stored NUL-terminated so values can be used as C strings. */
+static int store_piece(pt_headers_t *h, uint32_t off, uint32_t *len, const char *at, size_t n) {
+  if (h->store.len > off) h->store.len--; /* drop the NUL written after the previous piece */
+  if (pt_buf_reserve(&h->store, n + 1)) return UV_ENOMEM;
+  memcpy(h->store.base + h->store.len, at, n);
+  h->store.len += n;
+  h->store.base[h->store.len++] = '\0';
+  *len += (uint32_t)n;
+  return 0;
+}
+
+int pt_headers_name_piece(pt_headers_t *h, const char *at, size_t len) {
+  if (h->count == 0 || h->in_value) {
+    if (headers_push(h)) return UV_ENOMEM;
+    h->in_value = 0;
+  }
+  pt_header_t *x = &h->items[h->count - 1];
+  return store_piece(h, x->name_off, &x->name_len, at, len);
+}
+
+int pt_headers_value_piece(pt_headers_t *h, const char *at, size_t len) {
+  if (h->count == 0) return UV_EINVAL;
+  pt_header_t *x = &h->items[h->count - 1];
+  if (!h->in_value) {
+    h->in_value = 1;
+    x->value_off = (uint32_t)h->store.len;
+  }
+  return store_piece(h, x->value_off, &x->value_len, at, len);
+}
+
+void pt_headers_reset(pt_headers_t *h) {
+  h->store.len = 0;
+  h->count = 0;
+  h->in_value = 0;
+}
+
+void pt_headers_free(pt_headers_t *h) {
+  pt_buf_free(&h->store);
+  free(h->items);
+  memset(h, 0, sizeof *h);
+}
+
+int pt_strncaseeq(const char *a, size_t alen, const char *b) {
+  return strlen(b) == alen && strncasecmp(a, b, alen) == 0;
+}
+
+int pt_header_is(const pt_headers_t *h, int i, const char *name) {
+  return pt_strncaseeq(pt_header_name(h, i), h->items[i].name_len, name);
+}
+
+int pt_headers_find(const pt_headers_t *h, const char *name, int from) {
+  for (int i = from; i < h->count; i++)
+    if (pt_header_is(h, i, name)) return i;
+  return -1;
+}
+
+int pt_http_list_has(const char *v, size_t len, const char *token) {
+  size_t i = 0;
+  while (i < len) {
+    while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
+    size_t start = i;
+    while (i < len && v[i] != ',') i++;
+    size_t end = i;
+    while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t')) end--;
+    if (end > start && pt_strncaseeq(v + start, end - start, token)) return 1;
+  }
+  return 0;
+}
+
+static const char *const HOP_BY_HOP[] = {"connection", "keep-alive", "proxy-connection", "te",
+                                         "trailer", "transfer-encoding", "upgrade", NULL};
+
+int pt_headers_hop_by_hop(const pt_headers_t *h, int i) {
+  for (const char *const *n = HOP_BY_HOP; *n; n++)
+    if (pt_header_is(h, i, *n)) return 1;
+  /* Names listed in Connection are hop-by-hop too (RFC 9110 7.6.1). */
+  char name[128];
+  uint32_t nl = h->items[i].name_len;
+  if (nl >= sizeof name) return 0;
+  memcpy(name, pt_header_name(h, i), nl);
+  name[nl] = '\0';
+  for (int c = pt_headers_find(h, "connection", 0); c >= 0; c = pt_headers_find(h, "connection", c + 1))
+    if (pt_http_list_has(pt_header_value(h, c), h->items[c].value_len, name)) return 1;
+  return 0;
+}
+
+static int append_header(pt_buf_t *out, const pt_headers_t *h, int i) {
+  const pt_header_t *x = &h->items[i];
+  if (pt_buf_reserve(out, x->name_len + x->value_len + 4)) return UV_ENOMEM;
+  char *p = out->base + out->len;
+  memcpy(p, pt_header_name(h, i), x->name_len);
+  p += x->name_len;
+  *p++ = ':';
+  *p++ = ' ';
+  memcpy(p, pt_header_value(h, i), x->value_len);
+  p += x->value_len;
+  *p++ = '\r';
+  *p++ = '\n';
+  out->len = (size_t)(p - out->base);
+  return 0;
+}
+
+/* The request headers the gateway replaces rather than passes on. */
+static int replaced_on_request(const pt_headers_t *h, int i) {
+  return pt_header_is(h, i, "host") || pt_header_is(h, i, "expect") ||
+         pt_header_is(h, i, "x-forwarded-for") || pt_header_is(h, i, "x-forwarded-proto") ||
+         pt_header_is(h, i, "x-forwarded-host");
+}
+
+static int append_forwarded_for(pt_buf_t *out, const pt_headers_t *h, const char *client_ip) {
+  int rc = pt_buf_appends(out, "X-Forwarded-For: ");
+  for (int i = pt_headers_find(h, "x-forwarded-for", 0); i >= 0 && !rc;
+       i = pt_headers_find(h, "x-forwarded-for", i + 1)) {
+    rc = pt_buf_append(out, pt_header_value(h, i), h->items[i].value_len);
+    if (!rc) rc = pt_buf_appends(out, ", ");
+  }
+  if (!rc) rc = pt_buf_printf(out, "%s\r\n", client_ip);
+  return rc;
+}
+
+int pt_http_forward_request_head(pt_buf_t *out, const pt_headers_t *h, const pt_forward_t *f) {
+  int rc = pt_buf_printf(out, "%s %.*s HTTP/1.1\r\nHost: %s\r\n", f->method, (int)f->target_len,
+                         f->target, f->authority);
+  for (int i = 0; i < h->count && !rc; i++)
+    if (!pt_headers_hop_by_hop(h, i) && !replaced_on_request(h, i)) rc = append_header(out, h, i);
+  if (rc) return rc;
+  int host = pt_headers_find(h, "host", 0);
+  rc = append_forwarded_for(out, h, f->client_ip);
+  if (!rc) rc = pt_buf_printf(out, "X-Forwarded-Proto: %s\r\n", f->proto);
+  if (!rc && host >= 0)
+    rc = pt_buf_printf(out, "X-Forwarded-Host: %.*s\r\n", (int)h->items[host].value_len,
+                       pt_header_value(h, host));
+  if (!rc) rc = pt_buf_printf(out, "Via: %s\r\n%s\r\n", f->via,
+                              f->chunked ? "Transfer-Encoding: chunked\r\n" : "");
+  return rc;
+}
+
+int pt_http_forward_response_head(pt_buf_t *out, int minor, int status, const pt_headers_t *h,
+                                  const char *via, pt_framing_t framing, int keep_alive) {
+  int rc = pt_buf_printf(out, "HTTP/1.%d %d %s\r\n", minor ? 1 : 0, status, pt_http_status_text(status));
+  for (int i = 0; i < h->count && !rc; i++)
+    if (!pt_headers_hop_by_hop(h, i)) rc = append_header(out, h, i);
+  if (!rc) rc = pt_buf_printf(out, "Via: %s\r\n", via);
+  if (!rc && framing == PT_FRAME_CHUNKED) rc = pt_buf_appends(out, "Transfer-Encoding: chunked\r\n");
+  if (!rc && !keep_alive) rc = pt_buf_appends(out, "Connection: close\r\n");
+  if (!rc && keep_alive && !minor) rc = pt_buf_appends(out, "Connection: keep-alive\r\n");
+  if (!rc) rc = pt_buf_appends(out, "\r\n");
+  return rc;
+}
+
+const char *pt_http_status_text(int s) {
+  switch (s) {
+  case 100: return "Continue";
+  case 101: return "Switching Protocols";
+  case 200: return "OK";
+  case 201: return "Created";
+  case 202: return "Accepted";
+  case 203: return "Non-Authoritative Information";
+  case 204: return "No Content";
+  case 205: return "Reset Content";
+  case 206: return "Partial Content";
+  case 300: return "Multiple Choices";
+  case 301: return "Moved Permanently";
+  case 302: return "Found";
+  case 303: return "See Other";
+  case 304: return "Not Modified";
+  case 307: return "Temporary Redirect";
+  case 308: return "Permanent Redirect";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 406: return "Not Acceptable";
+  case 408: return "Request Timeout";
+  case 409: return "Conflict";
+  case 410: return "Gone";
+  case 411: return "Length Required";
+  case 412: return "Precondition Failed";
+  case 413: return "Payload Too Large";
+  case 414: return "URI Too Long";
+  case 415: return "Unsupported Media Type";
+  case 417: return "Expectation Failed";
+  case 422: return "Unprocessable Entity";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  case 505: return "HTTP Version Not Supported";
+  case 508: return "Loop Detected";
+  default: return s < 200 ? "Informational" : s < 300 ? "Success" : s < 400 ? "Redirection"
+                : s < 500 ? "Client Error" : "Server Error";
+  }
+}

@@ -1,0 +1,139 @@
+/* pool.c - per-worker keep-alive pools of upstream connections (see pool.h). */
+#include "pool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "worker.h"
+
+struct pt_pool_origin_s {
+  pt_pool_origin_t *next;
+  char *key;
+  pt_upconn_t *idle; /* most recently parked first */
+  uint32_t nidle;
+};
+
+void pt_pool_init(pt_pool_t *p, uv_loop_t *loop) {
+  memset(p, 0, sizeof *p);
+  p->loop = loop;
+  p->max_idle = 64;
+  p->idle_timeout_ms = 30000;
+  p->max_requests = 1000;
+}
+
+void pt_pool_configure(pt_pool_t *p, uint32_t max_idle, uint64_t idle_timeout_ms, uint32_t max_requests) {
+  p->max_idle = max_idle;
+  p->idle_timeout_ms = idle_timeout_ms;
+  p->max_requests = max_requests;
+}
+
+static pt_pool_origin_t *origin_get(pt_pool_t *p, const char *key, int create) {
+  for (pt_pool_origin_t *o = p->origins; o; o = o->next)
+    if (strcmp(o->key, key) == 0) return o;
+  if (!create) return NULL;
+  pt_pool_origin_t *o = calloc(1, sizeof *o);
+  if (!o || !(o->key = strdup(key))) {
+    free(o);
+    return NULL;
+  }
+  o->next = p->origins;
+  p->origins = o;
+  return o;
+}
+
+static void detach(pt_upconn_t *c) {
+  pt_pool_origin_t *o = c->origin;
+  if (!o) return;
+  if (c->prev) c->prev->next = c->next;
+  else o->idle = c->next;
+  if (c->next) c->next->prev = c->prev;
+  c->prev = c->next = NULL;
+  c->origin = NULL;
+  o->nidle--;
+  uv_timer_stop(&c->timer);
+  uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+pt_upconn_t *pt_pool_take(pt_pool_t *p, const char *key) {
+  pt_pool_origin_t *o = origin_get(p, key, 0);
+  if (!o || !o->idle) return NULL;
+  pt_upconn_t *c = o->idle;
+  detach(c);
+  return c;
+}
+
+/* An idle connection must stay silent: data or EOF means the backend is done with it. */
+static void on_idle_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  if (nread == 0) return;
+  pt_upconn_t *c = s->data;
+  detach(c);
+  pt_upconn_close(c);
+}
+
+static void on_idle_timeout(uv_timer_t *t) {
+  pt_upconn_t *c = t->data;
+  detach(c);
+  pt_upconn_close(c);
+}
+
+void pt_pool_put(pt_pool_t *p, const char *key, pt_upconn_t *c) {
+  pt_pool_origin_t *o = c->requests < p->max_requests && p->max_idle ? origin_get(p, key, 1) : NULL;
+  if (!o || uv_read_start((uv_stream_t *)&c->tcp, pt__worker_alloc, on_idle_read) < 0) {
+    pt_upconn_close(c);
+    return;
+  }
+  c->exchange = NULL;
+  c->origin = o;
+  c->prev = NULL;
+  c->next = o->idle;
+  if (o->idle) o->idle->prev = c;
+  o->idle = c;
+  o->nidle++;
+  c->timer.data = c;
+  uv_timer_start(&c->timer, on_idle_timeout, p->idle_timeout_ms, 0);
+  if (o->nidle > p->max_idle) { /* evict the least recently used */
+    pt_upconn_t *last = o->idle;
+    while (last->next) last = last->next;
+    detach(last);
+    pt_upconn_close(last);
+  }
+}
+
+void pt_pool_close_idle(pt_pool_t *p) {
+  for (pt_pool_origin_t *o = p->origins; o; o = o->next)
+    while (o->idle) {
+      pt_upconn_t *c = o->idle;
+      detach(c);
+      pt_upconn_close(c);
+    }
+}
+
+void pt_pool_free(pt_pool_t *p) {
+  pt_pool_close_idle(p);
+  for (pt_pool_origin_t *o = p->origins, *n; o; o = n) {
+    n = o->next;
+    free(o->key);
+    free(o);
+  }
+  p->origins = NULL;
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+  pt_upconn_t *c = h->data;
+  pt_writeq_free(&c->out);
+  free(c);
+}
+
+static void on_tcp_closed(uv_handle_t *h) {
+  pt_upconn_t *c = h->data;
+  c->timer.data = c;
+  uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+}
+
+void pt_upconn_close(pt_upconn_t *c) {
+  if (c->closing) return;
+  c->closing = 1;
+  uv_timer_stop(&c->timer);
+  c->tcp.data = c;
+  uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
+}

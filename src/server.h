@@ -1,0 +1,19 @@
+/* server.h - downstream HTTP/1.x connections: accept, parse requests with
+ * llhttp (strict), enforce limits and timeouts, route, hand the request to an
+ * upstream exchange, and write responses in order (pipelining) with
+ * backpressure both ways. Owns pt_conn_t and the request it is serving. */
+#ifndef PT_SERVER_H
+#define PT_SERVER_H
+
+#include <uv.h>
+
+struct pt_worker_s;
+
+/* Listener connection callback: accepts one client on the worker's loop. */
+void pt_server_on_connection(uv_stream_t *listener, int status);
+/* Drain: closes idle keep-alive connections now; busy ones close after their response. */
+void pt_server_drain(struct pt_worker_s *w);
+/* Drain deadline: closes every connection of the worker. */
+void pt_server_close_all(struct pt_worker_s *w);
+
+#endif

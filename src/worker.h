@@ -1,0 +1,48 @@
+/* worker.h - one thread: one uv loop, its own SO_REUSEPORT listeners, its
+ * own upstream pools, DNS cache and access-log buffer. Nothing in a worker is
+ * shared with another worker except the reference-counted generation. */
+#ifndef PT_WORKER_H
+#define PT_WORKER_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "accesslog.h"
+#include "dns.h"
+#include "pool.h"
+#include "registry.h"
+
+struct pt_gateway_s;
+typedef struct pt_conn_s pt_conn_t;
+
+typedef struct pt_worker_s {
+  uv_loop_t loop;
+  uv_thread_t thread;
+  int index;
+  struct pt_gateway_s *gw;
+  uv_async_t wakeup;      /* the gateway asks for drain or stop */
+  uv_timer_t drain_timer; /* bounds a graceful drain */
+  uv_tcp_t *listeners;
+  int nlisteners;
+  int draining;
+  pt_conn_t *conns;       /* every open downstream connection */
+  uint64_t requests;      /* served, also the request id counter */
+  pt_pool_t pool;
+  pt_dns_t dns;
+  pt_accesslog_t log;
+  char readbuf[64 * 1024]; /* every read lands here and is consumed at once */
+} pt_worker_t;
+
+int pt_worker_start(pt_worker_t *w, struct pt_gateway_s *gw, int index, int log_fd);
+/* Thread-safe: stop accepting, let in-flight requests finish, then exit the thread. */
+void pt_worker_drain(pt_worker_t *w);
+void pt_worker_join(pt_worker_t *w);
+
+/* libuv alloc callback handing out the worker's shared read buffer. */
+void pt__worker_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+/* The generation new requests use; the caller owns one reference. */
+pt_generation_t *pt__gateway_current(struct pt_gateway_s *gw);
+/* Called by server.c when a connection closes, to finish a drain. */
+void pt__worker_maybe_done(pt_worker_t *w);
+
+#endif
