@@ -33,6 +33,7 @@ typedef struct pt_request_s {
   double backend_ms;
   int status;
   const char *reason;
+  char *detail; /* why the gateway failed the request, for the access log */
   pt_framing_t framing; /* of the response to the client */
   unsigned chunked_in : 1, has_body : 1, message_done : 1, response_started : 1,
       response_done : 1, keep_alive : 1, waiting_client : 1;
@@ -49,6 +50,9 @@ struct pt_conn_s {
   pt_buf_t leftover;
   pt_request_t *req;
   int reject_status; /* set by a parser callback that refused the request */
+  const char *reject_message;
+  const char *exec_start; /* the buffer llhttp is parsing, to look one byte back */
+  char exec_prev;         /* the last byte of the previous buffer */
   int timer_kind;
   uint64_t idle_ms, header_ms; /* from the generation of the latest request */
   unsigned block;
@@ -125,6 +129,7 @@ static void request_log(pt_conn_t *c, pt_request_t *r) {
       .api = r->api ? r->api->id : NULL,
       .backend = r->api ? (r->api->backend_id ? r->api->backend_id : r->api->service_url_text) : NULL,
       .reason = r->reason,
+      .message = r->detail,
       .status = r->status,
       .bytes_in = r->bytes_in,
       .bytes_out = r->bytes_out,
@@ -145,6 +150,7 @@ static void request_free(pt_conn_t *c) {
   }
   if (r->status || r->bytes_in) request_log(c, r);
   pt_headers_free(&r->headers);
+  free(r->detail);
   pt_buf_free(&r->url);
   pt_generation_unref(r->gen);
   free(r);
@@ -282,22 +288,23 @@ static void request_dispatch(pt_conn_t *c) {
 
 /* ---- request parser callbacks ------------------------------------------- */
 
-static int reject(pt_conn_t *c, int status) {
+static int reject(pt_conn_t *c, int status, const char *message) {
   c->reject_status = status;
+  c->reject_message = message;
   return -1;
 }
 
 static int on_message_begin(llhttp_t *p) {
   pt_conn_t *c = p->data;
-  if (!request_new(c)) return reject(c, 500);
+  if (!request_new(c)) return reject(c, 500, "Out of memory");
   set_timer(c, TIMER_HEADER, c->header_ms);
   return 0;
 }
 
 static int on_url(llhttp_t *p, const char *at, size_t len) {
   pt_conn_t *c = p->data;
-  if (c->req->url.len + len > conn_config(c)->limits.max_url_bytes) return reject(c, 414);
-  return pt_buf_append(&c->req->url, at, len) ? reject(c, 500) : 0;
+  if (c->req->url.len + len > conn_config(c)->limits.max_url_bytes) return reject(c, 414, "Request URI too long");
+  return pt_buf_append(&c->req->url, at, len) ? reject(c, 500, "Out of memory") : 0;
 }
 
 static int head_bytes_ok(pt_conn_t *c, size_t more) {
@@ -308,15 +315,22 @@ static int head_bytes_ok(pt_conn_t *c, size_t more) {
 static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   pt_conn_t *c = p->data;
   pt_headers_t *h = &c->req->headers;
-  if (!head_bytes_ok(c, len)) return reject(c, 431);
-  if (h->in_value && h->count >= (int)conn_config(c)->limits.max_headers) return reject(c, 431);
-  return pt_headers_name_piece(h, at, len) ? reject(c, 500) : 0;
+  if (!head_bytes_ok(c, len)) return reject(c, 431, "Request header fields too large");
+  if (h->in_value && h->count >= (int)conn_config(c)->limits.max_headers)
+    return reject(c, 431, "Too many request header fields");
+  /* "Name : v" would be read as another name by some servers behind us. */
+  if (memchr(at, ' ', len) || memchr(at, '\t', len)) return reject(c, 400, "Whitespace in a header name");
+  return pt_headers_name_piece(h, at, len) ? reject(c, 500, "Out of memory") : 0;
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len) {
   pt_conn_t *c = p->data;
-  if (!head_bytes_ok(c, len)) return reject(c, 431);
-  return pt_headers_value_piece(&c->req->headers, at, len) ? reject(c, 500) : 0;
+  if (!head_bytes_ok(c, len)) return reject(c, 431, "Request header fields too large");
+  /* llhttp joins obs-fold lines (a line starting with SP/HT); RFC 9112 5.2 lets us refuse them. */
+  if (c->req->headers.in_value && len && (at[0] == ' ' || at[0] == '\t') &&
+      (at > c->exec_start ? at[-1] : c->exec_prev) == '\n')
+    return reject(c, 400, "Obsolete line folding in a header");
+  return pt_headers_value_piece(&c->req->headers, at, len) ? reject(c, 500, "Out of memory") : 0;
 }
 
 static int on_headers_complete(llhttp_t *p) {
@@ -343,7 +357,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
   pt_conn_t *c = p->data;
   pt_request_t *r = c->req;
   r->body_in += len;
-  if (r->body_in > conn_config(c)->limits.max_body_bytes) return reject(c, 413);
+  if (r->body_in > conn_config(c)->limits.max_body_bytes) return reject(c, 413, "Request body too large");
   send_body(c, at, len);
   return 0;
 }
@@ -376,11 +390,7 @@ static void settings_once(void) {
 
 static void parse_failed(pt_conn_t *c, llhttp_errno_t err) {
   int status = c->reject_status ? c->reject_status : 400;
-  const char *msg = status == 413 ? "Request body too large"
-                    : status == 414 ? "Request URI too long"
-                    : status == 431 ? "Request header fields too large"
-                    : status == 500 ? "Internal error"
-                                    : llhttp_get_error_reason(&c->parser);
+  const char *msg = c->reject_status ? c->reject_message : llhttp_get_error_reason(&c->parser);
   char text[160];
   snprintf(text, sizeof text, "%s", msg ? msg : llhttp_errno_name(err));
   for (char *t = text; *t; t++)
@@ -401,7 +411,9 @@ static void parse_failed(pt_conn_t *c, llhttp_errno_t err) {
 
 /* Feeds bytes to the parser; bytes after a completed request are kept in leftover. */
 static void conn_parse(pt_conn_t *c, const char *data, size_t len) {
+  c->exec_start = data;
   llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
+  if (len) c->exec_prev = data[len - 1];
   const char *pos = err == HPE_OK ? data + len : llhttp_get_error_pos(&c->parser);
   /* A call never spans two requests (we pause at each end), so what it consumed is the current one's. */
   if (c->req && pos) c->req->bytes_in += (size_t)(pos - data);
@@ -496,13 +508,22 @@ static void x_on_end(pt_exchange_t *x) {
   conn_advance(c);
 }
 
-static void x_on_error(pt_exchange_t *x, int status, const char *reason, const char *message) {
+/* Clients learn what failed, not where: backend addresses stay in the log. */
+static const char *client_message(const char *reason, int status) {
+  if (reason == pt_reason_timeout) return "Backend did not respond in time";
+  if (reason == pt_reason_invalid_response) return "Backend sent an invalid response";
+  return status == 502 ? "Backend connection lost" : "Backend connection failure";
+}
+
+static void x_on_error(pt_exchange_t *x, int status, const char *reason, const char *detail) {
   pt_conn_t *c = exchange_conn(x);
   pt_request_t *r = c->req;
   r->backend_ms = pt_exchange_backend_ms(x);
   r->x = NULL;
+  free(r->detail);
+  r->detail = strdup(detail);
   c->block &= ~BLOCK_UPSTREAM;
-  respond_error(c, status, reason, message);
+  respond_error(c, status, reason, client_message(reason, status));
   conn_advance(c);
 }
 

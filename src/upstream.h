@@ -27,8 +27,9 @@ typedef struct pt_exchange_handler_s {
   void (*on_body)(pt_exchange_t *x, const char *at, size_t len);
   /* The response is complete. The exchange is freed when this returns. */
   void (*on_end)(pt_exchange_t *x);
-  /* The exchange failed (before or after on_head). Freed when this returns. */
-  void (*on_error)(pt_exchange_t *x, int status, const char *reason, const char *message);
+  /* The exchange failed (before or after on_head). `detail` names the backend
+   * and the cause: for operators (logs), not for clients. Freed when this returns. */
+  void (*on_error)(pt_exchange_t *x, int status, const char *reason, const char *detail);
   /* A batch of on_head/on_body calls ended: a good moment to flush downstream. */
   void (*on_flush)(pt_exchange_t *x);
   /* The request write queue drained: the owner may send more body. */
