@@ -33,8 +33,12 @@ const pt_api_cfg_t *pt_router_match(const pt_router_t *r, const char *path, size
   for (int i = 0; i < r->count; i++) {
     size_t n = r->routes[i].path_len;
     if (n > len || strncasecmp(path, r->routes[i].api->path, n) != 0) continue;
-    if (n == 0 || n == len || path[n] == '/') { /* whole segments only */
-      *rest = n + 1;
+    if (n == 0) { /* the empty path matches everything */
+      *rest = 0;
+      return r->routes[i].api;
+    }
+    if (n == len || path[n] == '/') { /* whole segments only */
+      *rest = n + 1; /* in the original path, which starts with '/' */
       return r->routes[i].api;
     }
   }
