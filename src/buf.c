@@ -27,6 +27,18 @@ int pt_buf_append(pt_buf_t *b, const void *data, size_t len) {
 
 int pt_buf_appends(pt_buf_t *b, const char *s) { return pt_buf_append(b, s, strlen(s)); }
 
+static int append_digits(pt_buf_t *b, uint64_t n, unsigned base) {
+  char tmp[24], *p = tmp + sizeof tmp;
+  do {
+    *--p = "0123456789abcdef"[n % base];
+    n /= base;
+  } while (n);
+  return pt_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+int pt_buf_hex(pt_buf_t *b, uint64_t n) { return append_digits(b, n, 16); }
+int pt_buf_dec(pt_buf_t *b, uint64_t n) { return append_digits(b, n, 10); }
+
 int pt_buf_printf(pt_buf_t *b, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

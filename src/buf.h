@@ -3,6 +3,7 @@
 #define PT_BUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct pt_buf_s {
   char *base;
@@ -13,6 +14,9 @@ typedef struct pt_buf_s {
 int pt_buf_reserve(pt_buf_t *b, size_t extra);
 int pt_buf_append(pt_buf_t *b, const void *data, size_t len);
 int pt_buf_appends(pt_buf_t *b, const char *s);
+/* Lowercase hex or decimal digits of n, without printf on the hot path. */
+int pt_buf_hex(pt_buf_t *b, uint64_t n);
+int pt_buf_dec(pt_buf_t *b, uint64_t n);
 int pt_buf_printf(pt_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Drops the first n bytes. */
 void pt_buf_consume(pt_buf_t *b, size_t n);

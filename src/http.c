@@ -127,6 +127,14 @@ static int replaced_on_request(const pt_headers_t *h, int i) {
          pt_header_is(h, i, "x-forwarded-host");
 }
 
+/* Appends the pieces given, then CRLF; stops at the first NULL. */
+static int append_line(pt_buf_t *out, const char *a, const char *b, size_t blen) {
+  int rc = pt_buf_appends(out, a);
+  if (!rc) rc = pt_buf_append(out, b, blen);
+  if (!rc) rc = pt_buf_append(out, "\r\n", 2);
+  return rc;
+}
+
 static int append_forwarded_for(pt_buf_t *out, const pt_headers_t *h, const char *client_ip) {
   int rc = pt_buf_appends(out, "X-Forwarded-For: ");
   for (int i = pt_headers_find(h, "x-forwarded-for", 0); i >= 0 && !rc;
@@ -134,33 +142,46 @@ static int append_forwarded_for(pt_buf_t *out, const pt_headers_t *h, const char
     rc = pt_buf_append(out, pt_header_value(h, i), h->items[i].value_len);
     if (!rc) rc = pt_buf_appends(out, ", ");
   }
-  if (!rc) rc = pt_buf_printf(out, "%s\r\n", client_ip);
-  return rc;
+  return rc ? rc : append_line(out, "", client_ip, strlen(client_ip));
 }
 
 int pt_http_forward_request_head(pt_buf_t *out, const pt_headers_t *h, const pt_forward_t *f) {
-  int rc = pt_buf_printf(out, "%s %.*s HTTP/1.1\r\nHost: %s\r\n", f->method, (int)f->target_len,
-                         f->target, f->authority);
+  int rc = pt_buf_appends(out, f->method);
+  if (!rc) rc = pt_buf_append(out, " ", 1);
+  if (!rc) rc = append_line(out, "", f->target, f->target_len);
+  if (!rc) { /* the target line ended with CRLF: put the version before it */
+    out->len -= 2;
+    rc = pt_buf_appends(out, " HTTP/1.1\r\n");
+  }
+  if (!rc) rc = append_line(out, "Host: ", f->authority, strlen(f->authority));
   for (int i = 0; i < h->count && !rc; i++)
     if (!pt_headers_hop_by_hop(h, i) && !replaced_on_request(h, i)) rc = append_header(out, h, i);
   if (rc) return rc;
   int host = pt_headers_find(h, "host", 0);
   rc = append_forwarded_for(out, h, f->client_ip);
-  if (!rc) rc = pt_buf_printf(out, "X-Forwarded-Proto: %s\r\n", f->proto);
+  if (!rc) rc = append_line(out, "X-Forwarded-Proto: ", f->proto, strlen(f->proto));
   if (!rc && host >= 0)
-    rc = pt_buf_printf(out, "X-Forwarded-Host: %.*s\r\n", (int)h->items[host].value_len,
-                       pt_header_value(h, host));
-  if (!rc) rc = pt_buf_printf(out, "Via: %s\r\n%s\r\n", f->via,
-                              f->chunked ? "Transfer-Encoding: chunked\r\n" : "");
+    rc = append_line(out, "X-Forwarded-Host: ", pt_header_value(h, host), h->items[host].value_len);
+  if (!rc) rc = append_line(out, "Via: ", f->via, strlen(f->via));
+  if (!rc && f->chunked) rc = pt_buf_appends(out, "Transfer-Encoding: chunked\r\n");
+  if (!rc) rc = pt_buf_append(out, "\r\n", 2);
   return rc;
+}
+
+int pt_http_status_line(pt_buf_t *out, int minor, int status) {
+  int rc = pt_buf_appends(out, minor ? "HTTP/1.1 " : "HTTP/1.0 ");
+  if (!rc) rc = pt_buf_dec(out, (uint64_t)status);
+  if (!rc) rc = pt_buf_append(out, " ", 1);
+  const char *text = pt_http_status_text(status);
+  return rc ? rc : append_line(out, "", text, strlen(text));
 }
 
 int pt_http_forward_response_head(pt_buf_t *out, int minor, int status, const pt_headers_t *h,
                                   const char *via, pt_framing_t framing, int keep_alive) {
-  int rc = pt_buf_printf(out, "HTTP/1.%d %d %s\r\n", minor ? 1 : 0, status, pt_http_status_text(status));
+  int rc = pt_http_status_line(out, minor, status);
   for (int i = 0; i < h->count && !rc; i++)
     if (!pt_headers_hop_by_hop(h, i)) rc = append_header(out, h, i);
-  if (!rc) rc = pt_buf_printf(out, "Via: %s\r\n", via);
+  if (!rc) rc = append_line(out, "Via: ", via, strlen(via));
   if (!rc && framing == PT_FRAME_CHUNKED) rc = pt_buf_appends(out, "Transfer-Encoding: chunked\r\n");
   if (!rc && !keep_alive) rc = pt_buf_appends(out, "Connection: close\r\n");
   if (!rc && keep_alive && !minor) rc = pt_buf_appends(out, "Connection: keep-alive\r\n");

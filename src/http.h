@@ -57,6 +57,9 @@ typedef struct pt_forward_s {
  * headers except Host/Expect/X-Forwarded-*, then Host, Via, X-Forwarded-*. */
 int pt_http_forward_request_head(pt_buf_t *out, const pt_headers_t *h, const pt_forward_t *f);
 
+/* "HTTP/1.x NNN Reason\r\n" */
+int pt_http_status_line(pt_buf_t *out, int minor, int status);
+
 typedef enum { PT_FRAME_LENGTH, PT_FRAME_CHUNKED, PT_FRAME_CLOSE, PT_FRAME_NONE } pt_framing_t;
 /* Writes the response head sent downstream: the backend's end-to-end headers
  * plus Via and the framing/connection headers the gateway chose. */

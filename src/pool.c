@@ -50,8 +50,7 @@ static void detach(pt_upconn_t *c) {
   c->prev = c->next = NULL;
   c->origin = NULL;
   o->nidle--;
-  uv_timer_stop(&c->timer);
-  uv_read_stop((uv_stream_t *)&c->tcp);
+  pt_deadline_clear(&c->timer);
 }
 
 pt_upconn_t *pt_pool_take(pt_pool_t *p, const char *key) {
@@ -62,23 +61,16 @@ pt_upconn_t *pt_pool_take(pt_pool_t *p, const char *key) {
   return c;
 }
 
-/* An idle connection must stay silent: data or EOF means the backend is done with it. */
-static void on_idle_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
-  if (nread == 0) return;
-  pt_upconn_t *c = s->data;
+void pt_pool_idle_input(pt_upconn_t *c) {
   detach(c);
   pt_upconn_close(c);
 }
 
-static void on_idle_timeout(uv_timer_t *t) {
-  pt_upconn_t *c = t->data;
-  detach(c);
-  pt_upconn_close(c);
-}
+static void on_idle_timeout(pt_deadline_t *d) { pt_pool_idle_input(d->data); }
 
 void pt_pool_put(pt_pool_t *p, const char *key, pt_upconn_t *c) {
   pt_pool_origin_t *o = c->requests < p->max_requests && p->max_idle ? origin_get(p, key, 1) : NULL;
-  if (!o || uv_read_start((uv_stream_t *)&c->tcp, pt__worker_alloc, on_idle_read) < 0) {
+  if (!o) {
     pt_upconn_close(c);
     return;
   }
@@ -89,8 +81,7 @@ void pt_pool_put(pt_pool_t *p, const char *key, pt_upconn_t *c) {
   if (o->idle) o->idle->prev = c;
   o->idle = c;
   o->nidle++;
-  c->timer.data = c;
-  uv_timer_start(&c->timer, on_idle_timeout, p->idle_timeout_ms, 0);
+  pt_deadline_set(&c->timer, p->idle_timeout_ms, on_idle_timeout);
   if (o->nidle > p->max_idle) { /* evict the least recently used */
     pt_upconn_t *last = o->idle;
     while (last->next) last = last->next;
@@ -119,21 +110,20 @@ void pt_pool_free(pt_pool_t *p) {
 }
 
 static void on_timer_closed(uv_handle_t *h) {
-  pt_upconn_t *c = h->data;
+  pt_upconn_t *c = ((pt_deadline_t *)h->data)->data;
   pt_writeq_free(&c->out);
   free(c);
 }
 
 static void on_tcp_closed(uv_handle_t *h) {
   pt_upconn_t *c = h->data;
-  c->timer.data = c;
-  uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+  pt_deadline_close(&c->timer, on_timer_closed);
 }
 
 void pt_upconn_close(pt_upconn_t *c) {
   if (c->closing) return;
   c->closing = 1;
-  uv_timer_stop(&c->timer);
+  pt_deadline_clear(&c->timer);
   c->tcp.data = c;
   uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "deadline.h"
 #include "writeq.h"
 
 #include <llhttp.h>
@@ -19,7 +20,7 @@ struct pt_exchange_s;
 typedef struct pt_upconn_s {
   uv_tcp_t tcp;
   uv_connect_t connect;
-  uv_timer_t timer;
+  pt_deadline_t timer;
   llhttp_t parser;
   pt_writeq_t out;
   pt_pool_origin_t *origin;
@@ -27,6 +28,7 @@ typedef struct pt_upconn_s {
   struct pt_exchange_s *exchange;  /* NULL while idle */
   unsigned requests;               /* requests this connection has carried */
   int closing;
+  int reading;
   struct pt_pool_s *pool;
 } pt_upconn_t;
 
@@ -46,6 +48,8 @@ void pt_pool_configure(pt_pool_t *p, uint32_t max_idle, uint64_t idle_timeout_ms
 pt_upconn_t *pt_pool_take(pt_pool_t *p, const char *key);
 /* Parks a connection that finished an exchange cleanly; closes it when it can't be kept. */
 void pt_pool_put(pt_pool_t *p, const char *key, pt_upconn_t *c);
+/* The backend spoke (or closed) on an idle connection: it is done with it. */
+void pt_pool_idle_input(pt_upconn_t *c);
 /* Closes every idle connection (drain, shutdown). */
 void pt_pool_close_idle(pt_pool_t *p);
 void pt_pool_free(pt_pool_t *p);

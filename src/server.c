@@ -11,6 +11,7 @@
 
 #include <llhttp.h>
 
+#include "deadline.h"
 #include "http.h"
 #include "upstream.h"
 #include "worker.h"
@@ -41,7 +42,7 @@ typedef struct pt_request_s {
 
 struct pt_conn_s {
   uv_tcp_t tcp;
-  uv_timer_t timer;
+  pt_deadline_t timer;
   uv_shutdown_t shutdown;
   pt_worker_t *w;
   pt_conn_t *prev, *next;
@@ -68,8 +69,8 @@ static const pt_exchange_handler_t exchange_handler;
 
 /* ---- timers and reading ------------------------------------------------ */
 
-static void on_timer(uv_timer_t *t) {
-  pt_conn_t *c = t->data;
+static void on_timer(pt_deadline_t *d) {
+  pt_conn_t *c = d->data;
   if (c->timer_kind == TIMER_HEADER && c->req && !c->req->response_started) {
     c->req->keep_alive = 0;
     c->req->reason = "ClientTimeout";
@@ -80,8 +81,8 @@ static void on_timer(uv_timer_t *t) {
 
 static void set_timer(pt_conn_t *c, int kind, uint64_t ms) {
   c->timer_kind = kind;
-  if (kind == TIMER_NONE) uv_timer_stop(&c->timer);
-  else uv_timer_start(&c->timer, on_timer, ms, 0);
+  if (kind == TIMER_NONE) pt_deadline_clear(&c->timer);
+  else pt_deadline_set(&c->timer, ms, on_timer);
 }
 
 static const pt_config_t *conn_config(pt_conn_t *c) {
@@ -264,11 +265,9 @@ static void request_dispatch(pt_conn_t *c) {
   };
   if (!rc) rc = pt_http_forward_request_head(&head, &r->headers, &f);
   pt_buf_free(&target);
-  char key[300];
-  snprintf(key, sizeof key, "%s:%d", r->api->service_url.host, r->api->service_url.port);
   pt_exchange_params_t xp = {
       .origin = &r->api->service_url,
-      .origin_key = key,
+      .origin_key = r->api->service_url.origin,
       .head = &head,
       .has_body = r->has_body,
       .head_request = p->method == HTTP_HEAD,
@@ -345,7 +344,7 @@ static void send_body(pt_conn_t *c, const char *at, size_t len) {
   if (!r->x) return; /* no exchange (error answered, or response already done): discard */
   if (r->chunked_in) {
     char size[24];
-    int n = snprintf(size, sizeof size, "%zx\r\n", len);
+    int n = snprintf(size, sizeof size, "%zx\r\n", len); /* once per body piece, not per request */
     pt_exchange_write(r->x, size, (size_t)n);
   }
   pt_exchange_write(r->x, at, len);
@@ -477,7 +476,7 @@ static void x_on_body(pt_exchange_t *x, const char *at, size_t len) {
   pt_conn_t *c = exchange_conn(x);
   pt_request_t *r = c->req;
   pt_buf_t *o = &c->out.pending;
-  if (r->framing == PT_FRAME_CHUNKED) pt_buf_printf(o, "%zx\r\n", len);
+  if (r->framing == PT_FRAME_CHUNKED) pt_buf_hex(o, len), pt_buf_append(o, "\r\n", 2);
   pt_buf_append(o, at, len);
   if (r->framing == PT_FRAME_CHUNKED) pt_buf_append(o, "\r\n", 2);
   r->bytes_out += len;
@@ -611,7 +610,7 @@ static void conn_end(pt_conn_t *c) {
 }
 
 static void on_timer_closed(uv_handle_t *h) {
-  pt_conn_t *c = h->data;
+  pt_conn_t *c = ((pt_deadline_t *)h->data)->data;
   pt_worker_t *w = c->w;
   pt_writeq_free(&c->out);
   pt_buf_free(&c->leftover);
@@ -621,7 +620,7 @@ static void on_timer_closed(uv_handle_t *h) {
 
 static void on_tcp_closed(uv_handle_t *h) {
   pt_conn_t *c = h->data;
-  uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+  pt_deadline_close(&c->timer, on_timer_closed);
 }
 
 static void conn_close(pt_conn_t *c) {
@@ -631,7 +630,7 @@ static void conn_close(pt_conn_t *c) {
   if (c->prev) c->prev->next = c->next;
   else c->w->conns = c->next;
   if (c->next) c->next->prev = c->prev;
-  uv_timer_stop(&c->timer);
+  pt_deadline_clear(&c->timer);
   uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
 }
 
@@ -643,8 +642,8 @@ void pt_server_on_connection(uv_stream_t *listener, int status) {
   if (!c) return;
   c->w = w;
   uv_tcp_init(&w->loop, &c->tcp);
-  uv_timer_init(&w->loop, &c->timer);
-  c->tcp.data = c->timer.data = c;
+  pt_deadline_init(&w->loop, &c->timer, c);
+  c->tcp.data = c;
   if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
     c->closing = 1;
     uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);

@@ -21,7 +21,7 @@ struct pt_exchange_s {
   pt_worker_t *w;
   pt_upconn_t *conn;
   pt_dns_lookup_t *lookup;
-  char *key, *host;
+  const char *key, *host; /* borrowed from the generation the owner pins */
   int port;
   pt_buf_t head;          /* kept until response bytes arrive, for the one retry */
   pt_headers_t resp;
@@ -43,8 +43,6 @@ static void exchange_free(pt_exchange_t *x) {
   if (x->lookup) pt_dns_cancel(x->lookup);
   pt_buf_free(&x->head);
   pt_headers_free(&x->resp);
-  free(x->key);
-  free(x->host);
   free(x);
 }
 
@@ -93,8 +91,8 @@ static void connection_lost(pt_exchange_t *x, int err) {
     fail(x, 500, pt_reason_connection_failure, "backend connection failed: %s", uv_strerror(err));
 }
 
-static void on_timeout(uv_timer_t *t) {
-  pt_exchange_t *x = ((pt_upconn_t *)t->data)->exchange;
+static void on_timeout(pt_deadline_t *d) {
+  pt_exchange_t *x = ((pt_upconn_t *)d->data)->exchange;
   if (!x) return;
   if (!x->conn->out.stream)
     fail(x, 500, pt_reason_connection_failure, "connecting to %s timed out", x->key);
@@ -106,8 +104,7 @@ static void on_timeout(uv_timer_t *t) {
 }
 
 static void arm(pt_exchange_t *x, uint64_t ms) {
-  x->conn->timer.data = x->conn;
-  uv_timer_start(&x->conn->timer, on_timeout, ms, 0);
+  pt_deadline_set(&x->conn->timer, ms, on_timeout);
 }
 
 static void on_out_drain(pt_writeq_t *q, int status) {
@@ -128,8 +125,7 @@ static void finish(pt_exchange_t *x, int extra_bytes) {
   pt_upconn_t *c = x->conn;
   x->conn = NULL;
   c->exchange = NULL;
-  uv_timer_stop(&c->timer);
-  uv_read_stop((uv_stream_t *)&c->tcp);
+  pt_deadline_clear(&c->timer);
   int reusable = !extra_bytes && x->body_ended && llhttp_should_keep_alive(&c->parser) &&
                  pt_writeq_size(&c->out) == 0 && !c->out.error;
   if (reusable) pt_pool_put(&x->w->pool, x->key, c);
@@ -140,10 +136,16 @@ static void finish(pt_exchange_t *x, int extra_bytes) {
   exchange_free(x);
 }
 
+/* Reading stays on while a connection is pooled (no epoll changes per
+ * request); input on an idle connection retires it. */
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   pt_upconn_t *c = s->data;
   pt_exchange_t *x = c->exchange;
-  if (nread == 0 || !x) return;
+  if (nread == 0 || c->closing) return;
+  if (!x) {
+    pt_pool_idle_input(c);
+    return;
+  }
   if (nread < 0) {
     /* A close-delimited body ends at EOF. */
     if (nread == UV_EOF && x->head_seen && llhttp_message_needs_eof(&c->parser) &&
@@ -251,7 +253,8 @@ static int attach(pt_exchange_t *x, pt_upconn_t *c) {
 }
 
 static void start_reading(pt_exchange_t *x) {
-  uv_read_start((uv_stream_t *)&x->conn->tcp, pt__worker_alloc, on_read);
+  if (!x->conn->reading) uv_read_start((uv_stream_t *)&x->conn->tcp, pt__worker_alloc, on_read);
+  x->conn->reading = 1;
   arm(x, x->response_timeout_ms);
 }
 
@@ -293,7 +296,7 @@ static void connect_fresh(pt_exchange_t *x) {
   }
   c->pool = &x->w->pool;
   uv_tcp_init(&x->w->loop, &c->tcp);
-  uv_timer_init(&x->w->loop, &c->timer);
+  pt_deadline_init(&x->w->loop, &c->timer, c);
   pt_writeq_init(&c->out, NULL, c, on_out_drain);
   x->w->pool.opened++;
   x->reused = 0;
@@ -313,11 +316,9 @@ int pt_exchange_start(pt_worker_t *w, const pt_exchange_params_t *p, const pt_ex
                       void *data, pt_exchange_t **slot) {
   settings_once();
   pt_exchange_t *x = calloc(1, sizeof *x);
-  if (!x || !(x->key = strdup(p->origin_key)) || !(x->host = strdup(p->origin->host))) {
-    if (x) free(x->key);
-    free(x);
-    return UV_ENOMEM;
-  }
+  if (!x) return UV_ENOMEM;
+  x->key = p->origin_key;
+  x->host = p->origin->host;
   x->data = data;
   x->h = h;
   x->w = w;
@@ -360,8 +361,9 @@ int pt_exchange_full(const pt_exchange_t *x) { return pt_writeq_full(&x->conn->o
 void pt_exchange_pause(pt_exchange_t *x) {
   if (x->paused || !x->conn->out.stream) return;
   x->paused = 1;
+  x->conn->reading = 0;
   uv_read_stop((uv_stream_t *)&x->conn->tcp);
-  uv_timer_stop(&x->conn->timer); /* a slow client is not the backend's fault */
+  pt_deadline_clear(&x->conn->timer); /* a slow client is not the backend's fault */
 }
 
 void pt_exchange_resume(pt_exchange_t *x) {

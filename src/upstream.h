@@ -36,6 +36,7 @@ typedef struct pt_exchange_handler_s {
   void (*on_writable)(pt_exchange_t *x);
 } pt_exchange_handler_t;
 
+/* The strings must outlive the exchange (they live in the pinned generation). */
 typedef struct pt_exchange_params_s {
   const pt_url_t *origin;
   const char *origin_key;  /* pool key */

@@ -127,6 +127,9 @@ static int make_authority(pt_url_t *u, char *err, int errlen) {
     snprintf(u->authority, n, v6 ? "[%s]" : "%s", u->host);
   else
     snprintf(u->authority, n, v6 ? "[%s]:%d" : "%s:%d", u->host, u->port);
+  n += strlen(u->scheme) + 3;
+  if (!(u->origin = malloc(n))) return fail(u, err, errlen, "no memory");
+  snprintf(u->origin, n, v6 ? "%s://[%s]:%d" : "%s://%s:%d", u->scheme, u->host, u->port);
   return 0;
 }
 
@@ -163,5 +166,6 @@ void pt_url_free(pt_url_t *u) {
   free(u->host);
   free(u->path);
   free(u->authority);
+  free(u->origin);
   memset(u, 0, sizeof *u);
 }

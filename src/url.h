@@ -9,6 +9,7 @@ typedef struct pt_url_s {
   int default_port;
   char *path;      /* owned; "" or starts with '/'; no query */
   char *authority; /* owned; the Host header value for this origin: host[:port] */
+  char *origin;    /* owned; "scheme://host:port" with the port always present (pool key) */
 } pt_url_t;
 
 /* Parses an absolute URL; on failure returns -1 and writes why into err. */

@@ -591,7 +591,8 @@ static void test_urls_invalid(void) {
     pt_url_free(&u);
   }
   {
-    pt_url_t zero = {{0}, 0, 0, 0, 0, 0};
+    pt_url_t zero;
+    memset(&zero, 0, sizeof zero);
     pt_url_free(&zero);
   }
 }

@@ -12,6 +12,7 @@
 -- the Lua state closes, so a failing or erroring spec never leaves processes.
 
 local socket = require "socket"
+local assert = require "luassert"
 
 local M = {}
 
