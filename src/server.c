@@ -233,6 +233,10 @@ static void request_dispatch(pt_conn_t *c) {
   if (host >= 0 && pt_headers_find(&r->headers, "host", host + 1) >= 0)
     return respond_error(c, 400, "InvalidRequest", "Multiple Host headers");
   if (p->method == HTTP_CONNECT) return respond_error(c, 405, "InvalidRequest", "CONNECT is not supported");
+  int te = pt_headers_find(&r->headers, "transfer-encoding", 0);
+  if (te >= 0 && (!pt_strncaseeq(pt_header_value(&r->headers, te), r->headers.items[te].value_len, "chunked") ||
+                  pt_headers_find(&r->headers, "transfer-encoding", te + 1) >= 0))
+    return respond_error(c, 501, "InvalidRequest", "Only the chunked transfer coding is supported");
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > cfg->limits.max_body_bytes)
     return respond_error(c, 413, "RequestEntityTooLarge", "Request body too large");
 
@@ -556,7 +560,9 @@ static void on_out_drain(pt_writeq_t *q, int status) {
 
 /* Runs every request that can finish, then the pipelined ones behind it. */
 static void conn_advance(pt_conn_t *c) {
-  while (!c->closing && !c->ending && c->req && c->req->message_done && c->req->response_done) {
+  /* A response that ends the connection need not wait for the rest of the body. */
+  while (!c->closing && !c->ending && c->req && c->req->response_done &&
+         (c->req->message_done || !c->req->keep_alive)) {
     int keep = c->req->keep_alive && !c->w->draining;
     request_free(c);
     if (!keep) {
