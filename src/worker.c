@@ -78,7 +78,8 @@ static void on_wakeup(uv_async_t *a) {
 }
 
 void pt__worker_maybe_done(pt_worker_t *w) {
-  if (!w->draining || w->conns) return;
+  if (!w->draining || w->conns || w->done) return;
+  w->done = 1; /* closing connections keep calling here until they are freed */
   pt_pool_close_idle(&w->pool);
   pt_accesslog_close(&w->log);
   uv_close((uv_handle_t *)&w->drain_timer, NULL);

@@ -25,6 +25,7 @@ typedef struct pt_worker_s {
   uv_tcp_t *listeners;
   int nlisteners;
   int draining;
+  int done;               /* drained: the worker's own handles are closing */
   pt_conn_t *conns;       /* every open downstream connection */
   uint64_t requests;      /* served, also the request id counter */
   pt_pool_t pool;

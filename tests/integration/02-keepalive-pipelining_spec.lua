@@ -26,7 +26,7 @@ describe("02 keep-alive and pipelining", function()
     for i = 1, 50 do
       local r = c:request { path = "/echo/ka/" .. i }
       assert.are.equal("GET /v1/ka/" .. i .. " HTTP/1.1", echo_of(r).request_line)
-      assert.is_true(r.complete)
+      r:assert_complete("request " .. i)
       assert.is_false(r:has_token("Connection", "close"), "request " .. i .. " got Connection: close")
     end
     -- still open: nothing arrives and the peer has not closed
@@ -78,7 +78,7 @@ describe("02 keep-alive and pipelining", function()
     local c = h.must_connect(gw.port)
     local r = c:request { path = "/echo/old", version = "1.0" }
     assert.are.equal("/v1/old", echo_of(r).target)
-    assert.is_true(r.complete, "incomplete response: " .. tostring(r.err))
+    r:assert_complete()
     assert.is_nil(r:header("Transfer-Encoding"), "chunked response to an HTTP/1.0 client")
     assert.is_true(c:closed(2), "the gateway did not close the HTTP/1.0 connection")
   end)

@@ -118,7 +118,7 @@ describe("03 bodies", function()
     assert.are.equal(200, r.status)
     assert.are.equal("chunked", r.framing, h.show(r.raw_head))
     assert.is_nil(r:header("Content-Length"))
-    assert.is_true(r.complete, tostring(r.err))
+    r:assert_complete()
     assert.are.equal(200000, r.body_bytes)
     assert.is_true(r.body == h.pattern(200000), "body differs from the generated pattern")
     r = c:request { path = "/echo/after" }
@@ -132,7 +132,7 @@ describe("03 bodies", function()
       headers = { { "X-Test-Chunked", "1" }, { "X-Test-Body-Bytes", "150000" } } }
     assert.are.equal(200, r.status)
     assert.is_nil(r:header("Transfer-Encoding"), "chunked sent to an HTTP/1.0 client:\n" .. h.show(r.raw_head))
-    assert.is_true(r.complete, "incomplete: " .. tostring(r.err))
+    r:assert_complete()
     assert.are.equal(150000, r.body_bytes)
     assert.is_true(r.body == h.pattern(150000), "body differs from the generated pattern")
     assert.is_true(c:closed(2), "the connection stayed open after an HTTP/1.0 response")
@@ -144,7 +144,7 @@ describe("03 bodies", function()
       headers = { { "X-Test-No-Length", "1" }, { "X-Test-Body-Bytes", "100000" } } }
     assert.are.equal(200, r.status)
     assert.are.equal("chunked", r.framing, h.show(r.raw_head))
-    assert.is_true(r.complete, tostring(r.err))
+    r:assert_complete()
     assert.is_true(r.body == h.pattern(100000), "body differs from the generated pattern")
     -- the backend's Connection: close is hop-by-hop: the client connection stays usable
     r = c:request { path = "/echo/after-nolen" }

@@ -511,24 +511,34 @@ function M.start_gateway(yaml_text, opts)
     return found
   end
 
-  -- SIGTERM; asserts exit status 0 within `timeout` seconds and no sanitizer
-  -- report on stderr. Returns the stderr text.
-  function gw.stop(timeout)
-    local already = p:exit_status()
-    if already == nil then p:signal("TERM") end
+  -- Waits for the gateway to exit by itself (after a signal the test sent);
+  -- asserts exit status 0 within `timeout` seconds and no sanitizer report.
+  -- Returns the stderr text.
+  function gw.wait_exit(timeout)
     local st = p:wait(timeout or 15)
     if st == nil then
       p:signal("KILL")
       p:wait(3)
     end
     local err = p:stderr()
-    assert.is_true(already == nil, ("gateway had already exited (status %s) before stop(); stderr:\n%s")
-      :format(tostring(already), M.tail(err)))
-    assert.is_true(st ~= nil, "gateway did not exit within " .. (timeout or 15) .. " s of SIGTERM; stderr:\n" .. M.tail(err))
+    assert.is_true(st ~= nil, "gateway did not exit within " .. (timeout or 15) .. " s; stderr:\n" .. M.tail(err))
     local san = M.sanitizer_report(err)
     assert.is_true(san == nil, ("gateway stderr has a sanitizer report (%s):\n%s"):format(tostring(san), M.tail(err, 6000)))
     assert.is_true(st == 0, ("gateway exit status %s (expected 0); stderr:\n%s"):format(tostring(st), M.tail(err)))
     return err
+  end
+
+  -- Sends a signal (default TERM) to the gateway.
+  function gw.signal(sig) p:signal(sig or "TERM") end
+
+  -- SIGTERM; asserts exit status 0 within `timeout` seconds and no sanitizer
+  -- report on stderr. Returns the stderr text.
+  function gw.stop(timeout)
+    local already = p:exit_status()
+    assert.is_true(already == nil, ("gateway had already exited (status %s) before stop(); stderr:\n%s")
+      :format(tostring(already), M.tail(p:stderr())))
+    p:signal("TERM")
+    return gw.wait_exit(timeout)
   end
 
   return gw
@@ -765,6 +775,17 @@ function Response:has_token(name, token)
     end
   end
   return false
+end
+
+-- Fails the test unless the whole body arrived, saying what went wrong.
+function Response:assert_complete(what)
+  local msg
+  if not self.complete then
+    msg = ("%sincomplete %s-framed body after %d bytes (%s)%s"):format(what and (what .. ": ") or "",
+      self.framing, self.body_bytes or 0, tostring(self.err),
+      self.framing == "chunked" and "; the terminating 0-size chunk never came" or "")
+  end
+  assert.is_true(self.complete == true, msg)
 end
 
 M.Response = Response
