@@ -16,23 +16,132 @@ typedef struct pt_listen_s {
   int line, col;
 } pt_listen_t;
 
+/* A name with one or more values: credentials.header / credentials.query. */
+typedef struct pt_param_cfg_s {
+  char *name;
+  char **values;
+  int nvalues;
+} pt_param_cfg_t;
+
+typedef struct pt_cert_cfg_s {
+  char *certificate, *key; /* file paths (used once TLS lands) */
+} pt_cert_cfg_t;
+
+typedef struct pt_pool_member_cfg_s {
+  char *id;                /* a Single backend's id ("/backends/x" is accepted and stored as "x") */
+  int priority;            /* 0 = highest, the default */
+  int weight;              /* default 1 */
+  int line, col;
+} pt_pool_member_cfg_t;
+
+typedef struct pt_status_range_s {
+  int min, max;
+} pt_status_range_t;
+
+typedef struct pt_circuit_rule_cfg_s {
+  char *name;
+  uint32_t count;          /* failures that trip, or 0 when percentage is used */
+  uint32_t percentage;     /* 1..100, or 0 when count is used */
+  uint64_t interval_ms;
+  pt_status_range_t *status_ranges;
+  int nstatus_ranges;
+  char **error_reasons;    /* APIM reasons counted as failures ("BackendConnectionFailure", "Timeout") */
+  int nerror_reasons;
+  uint64_t trip_duration_ms;
+  int accept_retry_after;
+  int failure_status;      /* failureResponse.statusCode, default 503 */
+} pt_circuit_rule_cfg_t;
+
 typedef struct pt_backend_cfg_s {
   char *id;
-  char *url_text;
+  char *url_text;          /* after {{named value}} substitution; NULL for a Pool */
   pt_url_t url;
   char *title, *description;
+  int soap;                /* protocol: soap */
+  int pool;                /* type: Pool */
+  pt_param_cfg_t *cred_headers;
+  int ncred_headers;
+  pt_param_cfg_t *cred_query;
+  int ncred_query;
+  char *auth_scheme, *auth_parameter; /* credentials.authorization */
+  pt_cert_cfg_t *certificates;
+  int ncertificates;
+  int validate_chain, validate_name;  /* tls.*, default 1 */
+  char *proxy_url, *proxy_username, *proxy_password;
+  pt_pool_member_cfg_t *members;      /* pool.services */
+  int nmembers;
+  pt_circuit_rule_cfg_t *circuit;     /* circuitBreaker.rules[0], or NULL */
+  int has_secret;          /* a secret named value went into url or credentials */
   int line, col;
 } pt_backend_cfg_t;
+
+typedef struct pt_named_value_cfg_s {
+  char *name;
+  char *value;             /* from value, fromEnv or fromFile */
+  int secret;
+  int line, col;
+} pt_named_value_cfg_t;
+
+typedef struct pt_operation_cfg_s {
+  char *id;
+  char *method;            /* uppercase; "*" for any */
+  char *url_template;      /* "/orders/{id}", "/search?q={q}", or ending in a wildcard */
+  char *display_name;
+  int line, col;
+} pt_operation_cfg_t;
+
+enum { PT_VERSION_NONE, PT_VERSION_SEGMENT, PT_VERSION_QUERY, PT_VERSION_HEADER };
+
+typedef struct pt_version_set_cfg_s {
+  char *id;
+  char *display_name;
+  int scheme;              /* PT_VERSION_* (versioningScheme) */
+  char *name;              /* versionQueryName / versionHeaderName */
+  int line, col;
+} pt_version_set_cfg_t;
 
 typedef struct pt_api_cfg_s {
   char *id;
   char *display_name;
+  char *description;
   char *path;        /* URL suffix without leading/trailing '/', may be "" */
   char *service_url_text;
   pt_url_t service_url;   /* resolved: from serviceUrl, or copied from the backend */
   char *backend_id;       /* NULL when serviceUrl is used */
+  char **protocols;       /* default [http, https] */
+  int nprotocols;
+  int subscription_required;  /* default 1, as APIM */
+  char *sub_key_header;   /* default "Ocp-Apim-Subscription-Key" */
+  char *sub_key_query;    /* default "subscription-key" */
+  char *api_version;      /* with version_set: "v1" */
+  const pt_version_set_cfg_t *version_set; /* apiVersionSetId, or NULL */
+  char *openapi_file;     /* imported at load time; YAML fields win */
+  pt_operation_cfg_t *operations; /* none: every method and path under the API */
+  int noperations;
   int line, col;
 } pt_api_cfg_t;
+
+typedef struct pt_product_cfg_s {
+  char *id;
+  char *display_name;
+  char **apis;            /* API ids */
+  int napis;
+  int subscription_required; /* default 1 */
+  int published;          /* state: published (default) | notPublished */
+  int line, col;
+} pt_product_cfg_t;
+
+enum { PT_SCOPE_ALL, PT_SCOPE_PRODUCT, PT_SCOPE_API };
+
+typedef struct pt_subscription_cfg_s {
+  char *id;
+  char *display_name;
+  int scope;              /* PT_SCOPE_*: "all", "product/<id>", "api/<id>" (also "/products/<id>") */
+  char *scope_id;
+  char *primary_key, *secondary_key; /* after {{named value}} substitution */
+  int active;             /* state: active (default) | suspended | cancelled | expired ... */
+  int line, col;
+} pt_subscription_cfg_t;
 
 typedef struct pt_config_s {
   char *file;             /* path it was loaded from */
@@ -66,6 +175,14 @@ typedef struct pt_config_s {
   int nbackends;
   pt_api_cfg_t *apis;
   int napis;
+  pt_named_value_cfg_t *named_values;
+  int nnamed_values;
+  pt_version_set_cfg_t *version_sets;
+  int nversion_sets;
+  pt_product_cfg_t *products;
+  int nproducts;
+  pt_subscription_cfg_t *subscriptions;
+  int nsubscriptions;
 } pt_config_t;
 
 /* Loads and validates `path`. Returns a config (caller frees with pt_config_free)
