@@ -87,6 +87,12 @@ typedef struct pt_operation_cfg_s {
   char *method;            /* uppercase; "*" for any */
   char *url_template;      /* "/orders/{id}", "/search?q={q}", or ending in a wildcard */
   char *display_name;
+  /* From an imported OpenAPI spec, for mock-response: the first example of the first 2xx
+   * response that has one (0/NULL when none). The body is JSON text, or the example string
+   * itself when it is a string and the media type is not JSON. */
+  int example_status;      /* 200, 201, ... ("2XX" gives 200) */
+  char *example_content_type;
+  char *example_body;
   int line, col;
 } pt_operation_cfg_t;
 

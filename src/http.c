@@ -135,6 +135,12 @@ static int append_line(pt_buf_t *out, const char *a, const char *b, size_t blen)
   return rc;
 }
 
+static int dropped(const pt_headers_t *h, int i, const pt_forward_t *f) {
+  for (int k = 0; k < f->ndrop; k++)
+    if (pt_header_is(h, i, f->drop[k])) return 1;
+  return 0;
+}
+
 static int append_forwarded_for(pt_buf_t *out, const pt_headers_t *h, const char *client_ip) {
   int rc = pt_buf_appends(out, "X-Forwarded-For: ");
   for (int i = pt_headers_find(h, "x-forwarded-for", 0); i >= 0 && !rc;
@@ -155,7 +161,9 @@ int pt_http_forward_request_head(pt_buf_t *out, const pt_headers_t *h, const pt_
   }
   if (!rc) rc = append_line(out, "Host: ", f->authority, strlen(f->authority));
   for (int i = 0; i < h->count && !rc; i++)
-    if (!pt_headers_hop_by_hop(h, i) && !replaced_on_request(h, i)) rc = append_header(out, h, i);
+    if (!pt_headers_hop_by_hop(h, i) && !replaced_on_request(h, i) && !dropped(h, i, f))
+      rc = append_header(out, h, i);
+  if (!rc && f->extra) rc = pt_buf_appends(out, f->extra);
   if (rc) return rc;
   int host = pt_headers_find(h, "host", 0);
   rc = append_forwarded_for(out, h, f->client_ip);

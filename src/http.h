@@ -51,6 +51,8 @@ typedef struct pt_forward_s {
   const char *client_ip;
   const char *proto;                     /* "http" or "https" as seen by the client */
   int chunked;                           /* body is re-framed as chunked */
+  const char *const *drop; int ndrop;    /* client headers not to pass on (subscription key, replaced credentials) */
+  const char *extra;                     /* header lines the gateway adds (backend credentials), or NULL */
 } pt_forward_t;
 
 /* Writes the request head sent upstream: request line, the client's end-to-end

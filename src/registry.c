@@ -3,11 +3,40 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+pt_backend_rt_t *pt_registry_backend(const pt_generation_t *g, const char *id) {
+  return pt_strmap_get(&g->backend_by_id, id, strlen(id));
+}
+
+static int build_backends(pt_generation_t *g) {
+  const pt_config_t *c = g->config;
+  g->backends = calloc((size_t)(c->nbackends > 0 ? c->nbackends : 1), sizeof *g->backends);
+  if (!g->backends || pt_strmap_init(&g->backend_by_id, c->nbackends)) return -1;
+  for (int i = 0; i < c->nbackends; i++) {
+    if (pt_backend_rt_init(&g->backends[i], &c->backends[i])) return -1;
+    pt_strmap_put(&g->backend_by_id, c->backends[i].id, &g->backends[i]);
+  }
+  for (int i = 0; i < c->nbackends; i++) /* pool members were validated by the config loader */
+    for (int m = 0; m < c->backends[i].nmembers; m++)
+      g->backends[i].members[m] = pt_registry_backend(g, c->backends[i].members[m].id);
+  return 0;
+}
+
+static int build_subscriptions(pt_generation_t *g) {
+  const pt_config_t *c = g->config;
+  if (pt_strmap_init(&g->subscription_by_key, (size_t)c->nsubscriptions * 2)) return -1;
+  for (int i = 0; i < c->nsubscriptions; i++) {
+    pt_subscription_cfg_t *s = &c->subscriptions[i];
+    if (s->primary_key) pt_strmap_put(&g->subscription_by_key, s->primary_key, s);
+    if (s->secondary_key) pt_strmap_put(&g->subscription_by_key, s->secondary_key, s);
+  }
+  return 0;
+}
 
 pt_generation_t *pt_generation_build(pt_config_t *c, uint64_t number) {
   pt_generation_t *g = calloc(1, sizeof *g);
-  if (!g || pt_router_build(&g->router, c)) {
-    free(g);
+  if (!g) {
     pt_config_free(c);
     return NULL;
   }
@@ -15,12 +44,20 @@ pt_generation_t *pt_generation_build(pt_config_t *c, uint64_t number) {
   g->number = number;
   g->config = c;
   snprintf(g->via, sizeof g->via, "1.1 %s", c->id);
+  if (pt_router_build(&g->router, c) || build_backends(g) || build_subscriptions(g)) {
+    pt_generation_unref(g);
+    return NULL;
+  }
   return g;
 }
 
 void pt_generation_unref(pt_generation_t *g) {
   if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 1) return;
   pt_router_free(&g->router);
+  for (int i = 0; g->backends && i < g->config->nbackends; i++) pt_backend_rt_free(&g->backends[i]);
+  free(g->backends);
+  pt_strmap_free(&g->backend_by_id);
+  pt_strmap_free(&g->subscription_by_key);
   pt_config_free(g->config);
   free(g);
 }

@@ -1,22 +1,28 @@
 /* registry.h - an immutable generation: everything a request needs (config,
- * router), shared read-only by all workers and reference counted. A request
- * pins the generation it started with; a reload publishes a new one and the
- * old one is freed when its last request ends. */
+ * router, backends with their run-time state, subscriptions by key), shared
+ * read-only by all workers and reference counted. A request pins the
+ * generation it started with; a reload publishes a new one and the old one
+ * is freed when its last request ends. Lookups by id or key are O(1). */
 #ifndef PT_REGISTRY_H
 #define PT_REGISTRY_H
 
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "circuit.h"
 #include "config.h"
 #include "router.h"
+#include "strmap.h"
 
 typedef struct pt_generation_s {
   atomic_int refs;
   uint64_t number;
   pt_config_t *config;
   pt_router_t router;
-  char via[96];       /* "1.1 <gateway id>" */
+  pt_backend_rt_t *backends;     /* parallel to config->backends */
+  pt_strmap_t backend_by_id;
+  pt_strmap_t subscription_by_key; /* primary and secondary keys -> pt_subscription_cfg_t */
+  char via[96];                  /* "1.1 <gateway id>" */
 } pt_generation_t;
 
 /* Takes ownership of c. Returns NULL on allocation failure (c is freed). */
@@ -26,5 +32,7 @@ static inline pt_generation_t *pt_generation_ref(pt_generation_t *g) {
   return g;
 }
 void pt_generation_unref(pt_generation_t *g);
+
+pt_backend_rt_t *pt_registry_backend(const pt_generation_t *g, const char *id);
 
 #endif

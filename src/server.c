@@ -12,6 +12,7 @@
 #include <llhttp.h>
 
 #include "deadline.h"
+#include "dispatch.h"
 #include "http.h"
 #include "upstream.h"
 #include "worker.h"
@@ -27,6 +28,7 @@ typedef struct pt_request_s {
   pt_headers_t headers;
   pt_buf_t url;
   const pt_api_cfg_t *api;
+  pt_backend_rt_t *backend; /* the Single backend called, for its circuit breaker */
   pt_exchange_t *x;
   uint64_t body_in, bytes_in, bytes_out;
   uint64_t started; /* uv_hrtime() */
@@ -128,7 +130,7 @@ static void request_log(pt_conn_t *c, pt_request_t *r) {
       .path_len = plen,
       .client_ip = c->client_ip,
       .api = r->api ? r->api->id : NULL,
-      .backend = r->api ? (r->api->backend_id ? r->api->backend_id : r->api->service_url_text) : NULL,
+      .backend = r->backend ? r->backend->cfg->id : r->api ? r->api->service_url_text : NULL,
       .reason = r->reason,
       .message = r->detail,
       .status = r->status,
@@ -191,36 +193,7 @@ static int is_idempotent(int m) {
          m == HTTP_DELETE;
 }
 
-/* Dot segments would let "/echo/../x" escape the API's service path. */
-static int has_dot_segment(const char *p, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    if (p[i] != '/') continue;
-    size_t j = i + 1, dots = 0;
-    while (j < n && p[j] != '/') {
-      if (p[j] == '.') dots++, j++;
-      else if (j + 2 < n && p[j] == '%' && p[j + 1] == '2' && (p[j + 2] == 'e' || p[j + 2] == 'E'))
-        dots++, j += 3;
-      else break;
-    }
-    if (dots && dots <= 2 && (j == n || p[j] == '/')) return 1;
-  }
-  return 0;
-}
-
-/* The backend target: service URL path + the rest of the request path + query. */
-static int compose_target(pt_buf_t *t, const pt_api_cfg_t *api, const char *rest, size_t rest_len,
-                          const char *query, size_t qlen) {
-  const char *base = api->service_url.path;
-  size_t blen = strlen(base);
-  if (blen && base[blen - 1] == '/' && rest_len && rest[0] == '/') blen--;
-  int rc = pt_buf_append(t, base, blen);
-  if (!rc) rc = pt_buf_append(t, rest, rest_len);
-  if (!rc && t->len == 0) rc = pt_buf_append(t, "/", 1);
-  if (!rc) rc = pt_buf_append(t, query, qlen);
-  return rc;
-}
-
-/* Validates the head, routes, and starts the exchange with the backend. */
+/* Routes and authorizes the head, then starts the exchange with the backend. */
 static void request_dispatch(pt_conn_t *c) {
   pt_request_t *r = c->req;
   const pt_config_t *cfg = r->gen->config;
@@ -228,59 +201,35 @@ static void request_dispatch(pt_conn_t *c) {
   r->keep_alive = llhttp_should_keep_alive(p);
   r->chunked_in = (p->flags & F_CHUNKED) != 0;
   r->has_body = r->chunked_in || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
-  int host = pt_headers_find(&r->headers, "host", 0);
-  if (p->http_minor == 1 && host < 0) return respond_error(c, 400, "InvalidRequest", "Missing Host header");
-  if (host >= 0 && pt_headers_find(&r->headers, "host", host + 1) >= 0)
-    return respond_error(c, 400, "InvalidRequest", "Multiple Host headers");
-  if (p->method == HTTP_CONNECT) return respond_error(c, 405, "InvalidRequest", "CONNECT is not supported");
-  int te = pt_headers_find(&r->headers, "transfer-encoding", 0);
-  if (te >= 0 && (!pt_strncaseeq(pt_header_value(&r->headers, te), r->headers.items[te].value_len, "chunked") ||
-                  pt_headers_find(&r->headers, "transfer-encoding", te + 1) >= 0))
-    return respond_error(c, 501, "InvalidRequest", "Only the chunked transfer coding is supported");
-  if ((p->flags & F_CONTENT_LENGTH) && p->content_length > cfg->limits.max_body_bytes)
-    return respond_error(c, 413, "RequestEntityTooLarge", "Request body too large");
-
-  const char *url = r->url.base ? r->url.base : "";
-  size_t ulen = r->url.len;
-  if (ulen > 7 && (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0)) {
-    const char *slash = memchr(url + 8, '/', ulen - 8); /* absolute-form: keep the path */
-    size_t off = slash ? (size_t)(slash - url) : ulen;
-    url += off, ulen -= off;
-  }
-  if (ulen == 0 || url[0] != '/') return respond_error(c, 400, "InvalidRequest", "Invalid request target");
-  const char *q = memchr(url, '?', ulen);
-  size_t plen = q ? (size_t)(q - url) : ulen;
-  if (has_dot_segment(url, plen)) return respond_error(c, 400, "InvalidRequest", "Dot segments are not allowed in the path");
-  size_t rest = 0;
-  r->api = pt_router_match(&r->gen->router, url, plen, &rest);
-  if (!r->api) return respond_error(c, 404, "OperationNotFound", "Resource not found");
-  if (rest > plen) rest = plen;
-
-  pt_buf_t target = {0}, head = {0};
-  int rc = compose_target(&target, r->api, url + rest, plen - rest, url + plen, ulen - plen);
-  pt_forward_t f = {
+  pt_dispatch_in_t in = {
       .method = llhttp_method_name(p->method),
-      .target = target.base, .target_len = target.len,
-      .authority = r->api->service_url.authority,
-      .via = r->gen->via,
+      .http_minor = p->http_minor,
+      .url = r->url.base ? r->url.base : "", .url_len = r->url.len,
+      .headers = &r->headers,
       .client_ip = c->client_ip,
-      .proto = "http",
       .chunked = r->chunked_in,
+      .has_length = (p->flags & F_CONTENT_LENGTH) != 0, .content_length = p->content_length,
   };
-  if (!rc) rc = pt_http_forward_request_head(&head, &r->headers, &f);
-  pt_buf_free(&target);
+  pt_dispatch_t d;
+  if (pt_dispatch(r->gen, &in, &d) < 0) {
+    pt_buf_free(&d.head);
+    return respond_error(c, 500, "InternalError", "Out of memory");
+  }
+  r->api = d.route.api;
+  r->backend = d.backend;
+  if (d.status) return respond_error(c, d.status, d.reason, d.message);
   pt_exchange_params_t xp = {
-      .origin = &r->api->service_url,
-      .origin_key = r->api->service_url.origin,
-      .head = &head,
+      .origin = d.origin,
+      .origin_key = d.origin->origin,
+      .head = &d.head,
       .has_body = r->has_body,
       .head_request = p->method == HTTP_HEAD,
       .idempotent = is_idempotent(p->method),
       .connect_timeout_ms = cfg->timeouts.backend_connect,
       .response_timeout_ms = cfg->timeouts.backend,
   };
-  if (rc || pt_exchange_start(c->w, &xp, &exchange_handler, c, &r->x) < 0) {
-    pt_buf_free(&head);
+  if (pt_exchange_start(c->w, &xp, &exchange_handler, c, &r->x) < 0) {
+    pt_buf_free(&d.head);
     return respond_error(c, 500, "InternalError", "Out of memory");
   }
   int e = pt_headers_find(&r->headers, "expect", 0);
@@ -471,6 +420,11 @@ static void x_on_head(pt_exchange_t *x, int status, const pt_headers_t *h, pt_fr
   r->framing = framing;
   r->status = status;
   r->response_started = 1;
+  if (r->backend) {
+    int ra = pt_headers_find(h, "retry-after", 0);
+    pt_circuit_report(r->backend, uv_hrtime() / 1000000, status, NULL,
+                      ra >= 0 ? pt_retry_after_ms(pt_header_value(h, ra), h->items[ra].value_len) : 0);
+  }
   size_t before = c->out.pending.len;
   pt_http_forward_response_head(&c->out.pending, minor, status, h, r->gen->via, framing, r->keep_alive);
   r->bytes_out += c->out.pending.len - before;
@@ -523,6 +477,7 @@ static void x_on_error(pt_exchange_t *x, int status, const char *reason, const c
   pt_request_t *r = c->req;
   r->backend_ms = pt_exchange_backend_ms(x);
   r->x = NULL;
+  if (r->backend && !r->response_started) pt_circuit_report(r->backend, uv_hrtime() / 1000000, 0, reason, 0);
   free(r->detail);
   r->detail = strdup(detail);
   c->block &= ~BLOCK_UPSTREAM;

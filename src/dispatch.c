@@ -1,0 +1,160 @@
+/* dispatch.c - validate, route, authorize, choose a backend, compose the upstream head (see dispatch.h). */
+#include "dispatch.h"
+
+#include <string.h>
+#include <strings.h>
+#include <uv.h>
+
+#include "subscription.h"
+
+static int refuse(pt_dispatch_t *d, int status, const char *reason, const char *message) {
+  d->status = status;
+  d->reason = reason;
+  d->message = message;
+  return 0;
+}
+
+/* Dot segments would let "/echo/../x" escape the API's service path. */
+static int has_dot_segment(const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] != '/') continue;
+    size_t j = i + 1, dots = 0;
+    while (j < n && p[j] != '/') {
+      if (p[j] == '.') dots++, j++;
+      else if (j + 2 < n && p[j] == '%' && p[j + 1] == '2' && (p[j + 2] == 'e' || p[j + 2] == 'E'))
+        dots++, j += 3;
+      else break;
+    }
+    if (dots && dots <= 2 && (j == n || p[j] == '/')) return 1;
+  }
+  return 0;
+}
+
+static const char *check_head(const pt_generation_t *g, const pt_dispatch_in_t *in, int *status) {
+  const pt_headers_t *h = in->headers;
+  int host = pt_headers_find(h, "host", 0);
+  *status = 400;
+  if (in->http_minor == 1 && host < 0) return "Missing Host header";
+  if (host >= 0 && pt_headers_find(h, "host", host + 1) >= 0) return "Multiple Host headers";
+  *status = 405;
+  if (strcmp(in->method, "CONNECT") == 0) return "CONNECT is not supported";
+  int te = pt_headers_find(h, "transfer-encoding", 0);
+  *status = 501;
+  if (te >= 0 && (!pt_strncaseeq(pt_header_value(h, te), h->items[te].value_len, "chunked") ||
+                  pt_headers_find(h, "transfer-encoding", te + 1) >= 0))
+    return "Only the chunked transfer coding is supported";
+  *status = 413;
+  if (in->has_length && in->content_length > g->config->limits.max_body_bytes) return "Request body too large";
+  return NULL;
+}
+
+/* Appends the query without the subscription key parameter (it must not reach the backend). */
+static int append_query(pt_buf_t *t, const char *q, size_t qlen, const char *drop) {
+  size_t dl = drop ? strlen(drop) : 0;
+  int first = 1, rc = 0;
+  for (size_t i = 0; i < qlen && !rc;) {
+    size_t j = i;
+    while (j < qlen && q[j] != '&') j++;
+    int skip = dl && j - i >= dl && memcmp(q + i, drop, dl) == 0 && (j - i == dl || q[i + dl] == '=');
+    if (!skip && j > i) {
+      rc = pt_buf_append(t, first ? "?" : "&", 1);
+      if (!rc) rc = pt_buf_append(t, q + i, j - i);
+      first = 0;
+    }
+    i = j + 1;
+  }
+  return rc;
+}
+
+/* Service URL path + the rest of the request path + query (+ credentials). */
+static int compose_target(pt_buf_t *t, const pt_dispatch_t *d, const char *rest, size_t rest_len,
+                          const char *q, size_t qlen, const char *drop_param) {
+  const char *base = d->origin->path;
+  size_t blen = strlen(base);
+  if (blen && base[blen - 1] == '/' && rest_len && rest[0] == '/') blen--;
+  int rc = pt_buf_append(t, base, blen);
+  if (!rc) rc = pt_buf_append(t, rest, rest_len);
+  if (!rc && t->len == 0) rc = pt_buf_append(t, "/", 1);
+  size_t before = t->len;
+  if (!rc) rc = append_query(t, q, qlen, drop_param);
+  if (!rc && d->backend && d->backend->query) {
+    rc = pt_buf_append(t, t->len > before ? "&" : "?", 1);
+    if (!rc) rc = pt_buf_appends(t, d->backend->query);
+  }
+  return rc;
+}
+
+static int choose_backend(const pt_generation_t *g, pt_dispatch_t *d) {
+  const pt_api_cfg_t *api = d->route.api;
+  if (!api->backend_id) {
+    d->origin = &api->service_url;
+    return 0;
+  }
+  pt_backend_rt_t *b = pt_registry_backend(g, api->backend_id);
+  d->backend = b ? pt_backend_pick(b, uv_hrtime() / 1000000) : NULL;
+  if (!d->backend) {
+    int status = b && b->cfg->circuit ? b->cfg->circuit->failure_status : 503;
+    return refuse(d, status ? status : 503, "BackendConnectionFailure",
+                  "Service unavailable: every backend is tripped by its circuit breaker"), -1;
+  }
+  d->origin = &d->backend->cfg->url;
+  return 0;
+}
+
+static int compose_head(const pt_dispatch_in_t *in, pt_dispatch_t *d, const char *url, size_t ulen,
+                        size_t plen, const pt_sub_key_t *key, const char *via) {
+  const pt_api_cfg_t *api = d->route.api;
+  const char *drop[34];
+  int ndrop = 0;
+  if (key->header >= 0) drop[ndrop++] = api->sub_key_header;
+  for (int i = 0; d->backend && i < d->backend->ndrop && ndrop < 34; i++) drop[ndrop++] = d->backend->drop_headers[i];
+  pt_buf_t target = {0};
+  const char *q = plen < ulen ? url + plen + 1 : "";
+  int rc = compose_target(&target, d, url + d->route.rest, plen - d->route.rest, q,
+                          plen < ulen ? ulen - plen - 1 : 0, key->in_query ? api->sub_key_query : NULL);
+  pt_forward_t f = {
+      .method = in->method,
+      .target = target.base, .target_len = target.len,
+      .authority = d->origin->authority,
+      .via = via,
+      .client_ip = in->client_ip,
+      .proto = "http",
+      .chunked = in->chunked,
+      .drop = drop, .ndrop = ndrop,
+      .extra = d->backend ? d->backend->header_block : NULL,
+  };
+  if (!rc) rc = pt_http_forward_request_head(&d->head, in->headers, &f);
+  pt_buf_free(&target);
+  return rc;
+}
+
+int pt_dispatch(const pt_generation_t *g, const pt_dispatch_in_t *in, pt_dispatch_t *d) {
+  memset(d, 0, sizeof *d);
+  int status;
+  const char *why = check_head(g, in, &status);
+  if (why) return refuse(d, status, status == 413 ? "RequestEntityTooLarge" : "InvalidRequest", why);
+  const char *url = in->url;
+  size_t ulen = in->url_len;
+  if (ulen > 7 && (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0)) {
+    const char *slash = memchr(url + 8, '/', ulen - 8); /* absolute-form: keep the path */
+    size_t off = slash ? (size_t)(slash - url) : ulen;
+    url += off, ulen -= off;
+  }
+  if (ulen == 0 || url[0] != '/') return refuse(d, 400, "InvalidRequest", "Invalid request target");
+  const char *qm = memchr(url, '?', ulen);
+  size_t plen = qm ? (size_t)(qm - url) : ulen;
+  if (has_dot_segment(url, plen)) return refuse(d, 400, "InvalidRequest", "Dot segments are not allowed in the path");
+
+  pt_route_request_t rq = {in->method, url, plen, qm ? qm + 1 : "", qm ? ulen - plen - 1 : 0, in->headers};
+  int rc = pt_router_match(&g->router, &rq, &d->route);
+  if (rc != PT_ROUTE_OK) return refuse(d, 404, "OperationNotFound", "Resource not found");
+
+  pt_sub_key_t key;
+  pt_subscription_find_key(d->route.api, in->headers, rq.query, rq.query_len, &key);
+  pt_sub_result_t sub = pt_subscription_check(g, d->route.api, &key, &d->subscription);
+  if (sub == PT_SUB_MISSING) return refuse(d, 401, "SubscriptionKeyNotFound", pt_sub_missing_message);
+  if (sub == PT_SUB_INVALID) return refuse(d, 401, "SubscriptionKeyInvalid", pt_sub_invalid_message);
+
+  if (choose_backend(g, d) < 0) return 0;
+  return compose_head(in, d, url, ulen, plen, &key, g->via);
+}
