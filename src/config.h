@@ -112,8 +112,10 @@ typedef struct pt_api_cfg_s {
   char *description;
   char *path;        /* URL suffix without leading/trailing '/', may be "" */
   char *service_url_text;
-  pt_url_t service_url;   /* resolved: from serviceUrl, or copied from the backend */
+  pt_url_t service_url;   /* resolved: from serviceUrl, or copied from the backend; both stay
+                             NULL/zeroed when the backend is a Pool (it has no URL of its own) */
   char *backend_id;       /* NULL when serviceUrl is used */
+  int has_secret;         /* service_url_text came from a backend URL holding a secret */
   char **protocols;       /* default [http, https] */
   int nprotocols;
   int subscription_required;  /* default 1, as APIM */

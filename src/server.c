@@ -172,7 +172,9 @@ static void respond_error(pt_conn_t *c, int status, const char *reason, const ch
     conn_close(c);
     return;
   }
-  if (!r->message_done && r->has_body) r->keep_alive = 0; /* unread body: close rather than skip it */
+  /* Unread body, or a head we refused as malformed: where the next request
+   * would start is not to be trusted. */
+  if ((!r->message_done && r->has_body) || status == 400 || status == 405 || status == 501) r->keep_alive = 0;
   char body[512];
   int n = snprintf(body, sizeof body, "{\"statusCode\": %d, \"message\": \"%s\"}", status, message);
   if (n < 0 || n >= (int)sizeof body) n = (int)strlen(body);

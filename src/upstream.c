@@ -148,10 +148,18 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   }
   if (nread < 0) {
     /* A close-delimited body ends at EOF. */
-    if (nread == UV_EOF && x->head_seen && llhttp_message_needs_eof(&c->parser) &&
-        llhttp_finish(&c->parser) == HPE_OK && x->complete) {
-      finish(x, 0);
-      return;
+    if (nread == UV_EOF && x->head_seen && llhttp_message_needs_eof(&c->parser)) {
+      x->in_callback = 1;
+      llhttp_errno_t err = llhttp_finish(&c->parser); /* on_message_complete answers HPE_PAUSED */
+      x->in_callback = 0;
+      if (x->aborted) {
+        discard(x);
+        return;
+      }
+      if ((err == HPE_OK || err == HPE_PAUSED) && x->complete) {
+        finish(x, 0);
+        return;
+      }
     }
     connection_lost(x, (int)nread);
     return;
@@ -359,7 +367,8 @@ int pt_exchange_flush(pt_exchange_t *x) {
 int pt_exchange_full(const pt_exchange_t *x) { return pt_writeq_full(&x->conn->out); }
 
 void pt_exchange_pause(pt_exchange_t *x) {
-  if (x->paused || !x->conn->out.stream) return;
+  /* No connection: the response is complete (finish() flushes before on_end). */
+  if (x->paused || !x->conn || !x->conn->out.stream) return;
   x->paused = 1;
   x->conn->reading = 0;
   uv_read_stop((uv_stream_t *)&x->conn->tcp);
@@ -367,7 +376,7 @@ void pt_exchange_pause(pt_exchange_t *x) {
 }
 
 void pt_exchange_resume(pt_exchange_t *x) {
-  if (!x->paused) return;
+  if (!x->paused || !x->conn) return;
   x->paused = 0;
   start_reading(x);
 }

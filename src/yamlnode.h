@@ -50,6 +50,8 @@ yaml_node_t *pt__seq_item(pt__yaml_t *Y, const yaml_node_t *n, int i);
 int pt__want_string(pt__yaml_t *Y, const char *path, yaml_node_t *n, const char *what);
 /* A mapping; a missing or null node counts as empty (0, nothing reported). */
 int pt__want_map(pt__yaml_t *Y, const char *path, yaml_node_t *n);
+/* A mapping that must be there: a null node is reported too. */
+int pt__need_map(pt__yaml_t *Y, const char *path, yaml_node_t *n);
 int pt__want_seq(pt__yaml_t *Y, const char *path, yaml_node_t *n, const char *example);
 /* A mapping key must be a plain string. */
 int pt__key_ok(pt__yaml_t *Y, const char *parent, yaml_node_t *k);

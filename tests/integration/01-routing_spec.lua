@@ -122,8 +122,55 @@ describe("01 routing", function()
   end)
 end)
 
+describe("01 backends by name, several listeners", function()
+  local be, gw, port2
+
+  setup(function()
+    be = h.start_backend { name = "named" }
+    port2 = h.free_port()
+    local text = h.config {
+      apis = { byname = { path = "byname", serviceUrl = "http://localhost:" .. be.port .. "/base" } },
+    }:gsub('listen: %["127%.0%.0%.1:{{PORT}}"%]', 'listen: ["127.0.0.1:{{PORT}}", "127.0.0.1:' .. port2 .. '"]')
+    gw = h.start_gateway(text)
+  end)
+
+  teardown(h.cleanup)
+
+  it("resolves a backend host name and sends it as Host", function()
+    local c = h.must_connect(gw.port)
+    local r = c:request { path = "/byname/x?y=1" }
+    c:close()
+    assert.are.equal(200, r.status, h.show(r.raw_head .. r.body))
+    local e = h.parse_echo(r.body)
+    assert.are.equal("GET /base/x?y=1 HTTP/1.1", e.request_line)
+    assert.are.same({ "localhost:" .. be.port }, e:header_all("Host"))
+  end)
+
+  it("serves on every listen address", function()
+    for _, port in ipairs { gw.port, port2 } do
+      local c = h.must_connect(port)
+      local r = c:request { path = "/byname/on-" .. port }
+      c:close()
+      assert.are.equal(200, r.status, "listener " .. port)
+      assert.are.equal("/base/on-" .. port, h.parse_echo(r.body).target)
+    end
+  end)
+
+  it("exits 0 on SIGTERM with a clean sanitizer report", function()
+    gw.stop()
+  end)
+end)
+
 describe("01 portico check", function()
   teardown(h.cleanup)
+
+  it("prints its version", function()
+    local p = io.popen(h.sq(h.portico_bin) .. " version 2>&1; echo rc=$?")
+    local out = p:read("a")
+    p:close()
+    assert.is_truthy(out:match("^portico %S+\n"), out)
+    assert.is_truthy(out:match("rc=0%s*$"), out)
+  end)
 
   it("exits 0 on a valid file", function()
     local rc, out = h.check_config(h.config {

@@ -123,3 +123,38 @@ describe("02 keep-alive and pipelining", function()
     gw.stop()
   end)
 end)
+
+describe("02 two workers", function()
+  local be, gw
+
+  setup(function()
+    be = h.start_backend { name = "echo2" }
+    gw = h.start_gateway(h.config {
+      workers = 2,
+      apis = { echo = { path = "echo", serviceUrl = be.url .. "/v1" } },
+    })
+  end)
+
+  teardown(h.cleanup)
+
+  it("serves 20 concurrent keep-alive connections, each in order", function()
+    local cs = {}
+    for i = 1, 20 do cs[i] = h.must_connect(gw.port) end
+    for round = 1, 5 do
+      for i, c in ipairs(cs) do
+        assert.is_true(c:send(h.request { path = ("/echo/w/%d/%d"):format(i, round) }))
+      end
+      for i, c in ipairs(cs) do
+        local r, err = c:read_response()
+        assert.is_truthy(r, ("connection %d round %d: %s"):format(i, round, tostring(err)))
+        assert.are.equal(200, r.status)
+        assert.are.equal(("/v1/w/%d/%d"):format(i, round), h.parse_echo(r.body).target)
+      end
+    end
+    for _, c in ipairs(cs) do c:close() end
+  end)
+
+  it("exits 0 on SIGTERM with a clean sanitizer report", function()
+    gw.stop()
+  end)
+end)

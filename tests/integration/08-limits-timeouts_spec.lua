@@ -87,6 +87,16 @@ describe("08 limits", function()
     assert.are.equal(0, reached)
   end)
 
+  it("answers 413 instead of 100 Continue when the announced body is over maxBodyBytes", function()
+    local c = h.must_connect(gw.port)
+    assert.is_true(c:send("POST /echo/expect-big HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5000\r\n"
+      .. "Expect: 100-continue\r\n\r\n"))
+    local r, err = c:read_response { timeout = 2 }
+    c:close()
+    assert.is_truthy(r, "no answer before the body was sent: " .. tostring(err))
+    assert.are.equal(413, r.status, h.show(r.raw_head))
+  end)
+
   it("accepts a body of exactly maxBodyBytes", function()
     local body = ("k"):rep(1000)
     local r = exchange(h.request { method = "POST", path = "/echo/just-fits", body = body })

@@ -409,7 +409,7 @@ M.default_pool = { maxIdlePerOrigin = 64, idleTimeout = "30s", maxRequestsPerCon
 -- Builds a gateway.yaml text. opts: id, port (default: the {{PORT}}
 -- placeholder start_gateway fills), workers, limits/timeouts/pool (merged over
 -- the defaults), accessLog, backends = {name = url}, apis = {name = {path=,
--- serviceUrl= | backend=}}.
+-- serviceUrl= | backend=, subscriptionRequired= (default false)}}.
 function M.config(opts)
   opts = opts or {}
   local lines = {
@@ -431,7 +431,9 @@ function M.config(opts)
   end
   lines[#lines + 1] = "apis:"
   for _, name in ipairs(sorted_keys(opts.apis or {})) do
-    local a = opts.apis[name]
+    -- these specs test the data plane, not subscriptions: APIs are open
+    -- unless a spec says otherwise (APIM's default is subscriptionRequired: true)
+    local a = merge(opts.no_subscription_key and {} or { subscriptionRequired = false }, opts.apis[name])
     lines[#lines + 1] = "  " .. name .. ":"
     for _, k in ipairs(sorted_keys(a)) do
       lines[#lines + 1] = ("    %s: %s"):format(k, yaml_scalar(a[k]))
@@ -542,6 +544,16 @@ function M.start_gateway(yaml_text, opts)
   end
 
   return gw
+end
+
+-- True when `bin` accepts the API key `key` (a build older than the config
+-- model it is tested with rejects it as unknown).
+function M.accepts_api_key(bin, key)
+  local path = M.tmpdir() .. "/" .. next_name("probe") .. ".yaml"
+  M.write_file(path, ('gateway:\n  listen: ["127.0.0.1:1"]\napis:\n  a:\n    path: a\n'
+    .. '    serviceUrl: "http://127.0.0.1:1"\n    %s: false\n'):format(key))
+  local out = run_capture(("%s check -c %s 2>&1"):format(M.sq(bin), M.sq(path)))
+  return not out:find("unknown key", 1, true)
 end
 
 -- `portico check -c FILE` on a config text; returns exit code, stdout+stderr.
