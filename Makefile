@@ -26,18 +26,19 @@ deps-bench: deps
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS)
+	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory
 
 build-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPORTICO_SANITIZE=ON >/dev/null
-	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@cmake --build $(ASAN_BUILD) -j $(JOBS) -- --no-print-directory
 
 run: build
 	@examples/quickstart/run $(BUILD)
 
-test: deps-test build-asan
+# The release build is there for the memory specs: ASan inflates RSS.
+test: deps-test build build-asan
 	@cd $(ASAN_BUILD) && ctest --output-on-failure
-	@PORTICO_BUILD=$(ASAN_BUILD) busted --lua=lua5.4 -o utfTerminal tests/integration
+	@PORTICO_BUILD=$(ASAN_BUILD) PORTICO_RELEASE_BUILD=$(BUILD) busted --lua=lua5.4 -o utfTerminal tests/integration
 
 bench: deps-bench build
 	@bench/run $(BUILD)
