@@ -7,7 +7,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-PKGS_BUILD = cmake gcc make pkg-config libuv1-dev node-llhttp libyaml-dev
+PKGS_BUILD = cmake gcc make pkg-config libuv1-dev node-llhttp libyaml-dev liblua5.4-dev lua-cjson
 PKGS_TEST  = lua5.4 lua-busted lua-socket
 PKGS_BENCH = wrk nginx-light haproxy util-linux procps
 

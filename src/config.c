@@ -331,10 +331,62 @@ static void load_access_log(pt__loader_t *L, const char *path, yaml_node_t *n) {
   c->access_log = strcmp(v, "stdout") == 0 ? pt__sdup(Y, v) : pt__file_path(Y, v);
 }
 
+void pt__policy_file(pt__loader_t *L, const char *parent, yaml_node_t *n, char **out) {
+  char kp[PT__KEY_MAX];
+  if (!n) return;
+  pt__key_path(kp, parent, "policy");
+  if (!pt__want_string(&L->y, kp, n, "a policy document path (.xml or .lua)")) return;
+  char *file = pt__file_path(&L->y, pt__sval(n));
+  if (file && access(file, R_OK) != 0) {
+    pt__fail_at(&L->y, n, "%s: cannot read '%s' (a path relative to this file)", kp, pt__sval(n));
+    free(file);
+    return;
+  }
+  *out = file;
+}
+
+static void load_policy_paths(pt__loader_t *L, const char *path, yaml_node_t *n) {
+  pt_config_t *c = L->c;
+  if (!pt__want_seq(&L->y, path, n, "[policies]")) return;
+  int count = pt__seq_len(n);
+  if (!(c->policy_paths = pt__grow(&L->y, NULL, 0, sizeof *c->policy_paths * (count ? count : 1)))) return;
+  for (int i = 0; i < count; i++) {
+    yaml_node_t *e = pt__seq_item(&L->y, n, i);
+    char ip[PT__KEY_MAX];
+    pt__index_path(ip, path, i);
+    if (!pt__want_string(&L->y, ip, e, "a folder of policy modules")) continue;
+    char *dir = pt__file_path(&L->y, pt__sval(e));
+    if (dir && access(dir, R_OK | X_OK) != 0) {
+      pt__fail_at(&L->y, e, "%s: cannot open folder '%s'", ip, pt__sval(e));
+      free(dir);
+      continue;
+    }
+    c->policy_paths[c->npolicy_paths++] = dir;
+  }
+}
+
+/* fragments: { id: file } for <include-fragment fragment-id="id"/>. */
+static void load_fragment(pt__loader_t *L, const char *path, yaml_node_t *k, yaml_node_t *v) {
+  pt_config_t *c = L->c;
+  pt_fragment_cfg_t *arr = pt__grow(&L->y, c->fragments, c->nfragments, sizeof *arr);
+  if (!arr) return;
+  c->fragments = arr;
+  pt_fragment_cfg_t *f = &arr[c->nfragments];
+  char *file = NULL;
+  pt__policy_file(L, path, v, &file);
+  if (!file) return;
+  f->id = pt__sdup(&L->y, pt__sval(k));
+  f->file = file;
+  f->line = pt__line(k);
+  f->col = pt__col(k);
+  c->nfragments++;
+}
+
 static void load_gateway(pt__loader_t *L, yaml_node_t *g) {
-  static const char *const keys[] = {"id", "hostnames", "listen", "workers", "limits",
-                                     "timeouts", "pool", "dnsTtl", "accessLog"};
-  enum { ID, HOSTNAMES, LISTEN, WORKERS, LIMITS, TIMEOUTS, POOL, DNS_TTL, ACCESS_LOG, NKEYS };
+  static const char *const keys[] = {"id", "hostnames", "listen", "workers", "limits", "timeouts",
+                                     "pool", "dnsTtl", "accessLog", "policy", "policyPaths"};
+  enum { ID, HOSTNAMES, LISTEN, WORKERS, LIMITS, TIMEOUTS, POOL, DNS_TTL, ACCESS_LOG, POLICY,
+         POLICY_PATHS, NKEYS };
   pt__yaml_t *Y = &L->y;
   yaml_node_t *v[NKEYS];
   char why[PT__ERR_MAX];
@@ -355,6 +407,8 @@ static void load_gateway(pt__loader_t *L, yaml_node_t *g) {
   if (v[POOL]) load_numbers(L, "gateway.pool", v[POOL], pool_fields, 3);
   if (v[DNS_TTL]) pt__get_duration(Y, "gateway.dnsTtl", v[DNS_TTL], 0, &c->dns_ttl);
   if (v[ACCESS_LOG]) load_access_log(L, "gateway.accessLog", v[ACCESS_LOG]);
+  pt__policy_file(L, "gateway", v[POLICY], &c->policy_file);
+  if (v[POLICY_PATHS]) load_policy_paths(L, "gateway.policyPaths", v[POLICY_PATHS]);
 }
 
 /* ---- the document ---- */
@@ -393,8 +447,9 @@ static void default_listen(pt__loader_t *L) {
 
 static void load_document(pt__loader_t *L) {
   static const char *const keys[] = {"gateway", "namedValues", "backends", "apiVersionSets",
-                                     "apis", "products", "subscriptions"};
-  enum { GATEWAY, NAMED_VALUES, BACKENDS, VERSION_SETS, APIS, PRODUCTS, SUBSCRIPTIONS, NKEYS };
+                                     "apis", "products", "subscriptions", "fragments"};
+  enum { GATEWAY, NAMED_VALUES, BACKENDS, VERSION_SETS, APIS, PRODUCTS, SUBSCRIPTIONS, FRAGMENTS,
+         NKEYS };
   pt__yaml_t *Y = &L->y;
   yaml_node_t *root = yaml_document_get_root_node(&Y->doc), *v[NKEYS];
   if (!root || pt__is_null(root)) {
@@ -413,9 +468,13 @@ static void load_document(pt__loader_t *L) {
   pt__load_named_values(L, v[NAMED_VALUES]);
   pt__load_backends(L, v[BACKENDS]);
   pt__load_version_sets(L, v[VERSION_SETS]);
+  /* APIM requires subscriptions by default; a configuration without any
+   * subscription could never satisfy that, so there the default is open. */
+  L->sub_required_default = v[SUBSCRIPTIONS] && !pt__is_null(v[SUBSCRIPTIONS]);
   pt__load_apis(L, v[APIS]);
   pt__load_products(L, v[PRODUCTS]);
   pt__load_subscriptions(L, v[SUBSCRIPTIONS]);
+  if (v[FRAGMENTS]) pt__each_entry(L, "fragments", v[FRAGMENTS], pt__id_ok, load_fragment);
   if (!L->listen_seen) default_listen(L);
 }
 
@@ -530,6 +589,11 @@ void pt_config_free(pt_config_t *c) {
   for (int i = 0; i < c->nlisten; i++) free(c->listen[i].text);
   free(c->listen);
   free(c->access_log);
+  free(c->policy_file);
+  for (int i = 0; i < c->npolicy_paths; i++) free(c->policy_paths[i]);
+  free(c->policy_paths);
+  for (int i = 0; i < c->nfragments; i++) free(c->fragments[i].id), free(c->fragments[i].file);
+  free(c->fragments);
   pt__free_named_values(c);
   pt__free_backends(c);
   pt__free_apis(c);

@@ -71,7 +71,7 @@ typedef struct pt_backend_cfg_s {
   pt_pool_member_cfg_t *members;      /* pool.services */
   int nmembers;
   pt_circuit_rule_cfg_t *circuit;     /* circuitBreaker.rules[0], or NULL */
-  int has_secret;          /* a secret named value went into url or credentials */
+  int has_secret;          /* a secret named value went into url, credentials or proxy */
   int line, col;
 } pt_backend_cfg_t;
 
@@ -93,6 +93,7 @@ typedef struct pt_operation_cfg_s {
   int example_status;      /* 200, 201, ... ("2XX" gives 200) */
   char *example_content_type;
   char *example_body;
+  char *policy_file;       /* operation-scope policy document, or NULL */
   int line, col;
 } pt_operation_cfg_t;
 
@@ -115,7 +116,7 @@ typedef struct pt_api_cfg_s {
   pt_url_t service_url;   /* resolved: from serviceUrl, or copied from the backend; both stay
                              NULL/zeroed when the backend is a Pool (it has no URL of its own) */
   char *backend_id;       /* NULL when serviceUrl is used */
-  int has_secret;         /* service_url_text came from a backend URL holding a secret */
+  int has_secret;         /* the backend has_secret: do not show service_url_text */
   char **protocols;       /* default [http, https] */
   int nprotocols;
   int subscription_required;  /* default 1, as APIM */
@@ -124,6 +125,7 @@ typedef struct pt_api_cfg_s {
   char *api_version;      /* with version_set: "v1" */
   const pt_version_set_cfg_t *version_set; /* apiVersionSetId, or NULL */
   char *openapi_file;     /* imported at load time; YAML fields win */
+  char *policy_file;      /* API-scope policy document, or NULL */
   pt_operation_cfg_t *operations; /* none: every method and path under the API */
   int noperations;
   int line, col;
@@ -136,6 +138,7 @@ typedef struct pt_product_cfg_s {
   int napis;
   int subscription_required; /* default 1 */
   int published;          /* state: published (default) | notPublished */
+  char *policy_file;      /* product-scope policy document, or NULL */
   int line, col;
 } pt_product_cfg_t;
 
@@ -150,6 +153,12 @@ typedef struct pt_subscription_cfg_s {
   int active;             /* state: active (default) | suspended | cancelled | expired ... */
   int line, col;
 } pt_subscription_cfg_t;
+
+typedef struct pt_fragment_cfg_s {
+  char *id;
+  char *file;
+  int line, col;
+} pt_fragment_cfg_t;
 
 typedef struct pt_config_s {
   char *file;             /* path it was loaded from */
@@ -191,6 +200,11 @@ typedef struct pt_config_s {
   int nproducts;
   pt_subscription_cfg_t *subscriptions;
   int nsubscriptions;
+  char *policy_file;      /* gateway.policy: the global scope, or NULL */
+  char **policy_paths;    /* gateway.policyPaths: folders of user policy modules */
+  int npolicy_paths;
+  pt_fragment_cfg_t *fragments; /* fragments.<id>: file */
+  int nfragments;
 } pt_config_t;
 
 /* Loads and validates `path`. Returns a config (caller frees with pt_config_free)

@@ -205,8 +205,8 @@ static void load_method(pt__loader_t *L, const char *path, yaml_node_t *n, pt_op
 
 /* An operation of the API being loaded (the last one in c->apis). */
 static void load_operation(pt__loader_t *L, const char *path, yaml_node_t *k, yaml_node_t *m) {
-  static const char *const keys[] = {"method", "urlTemplate", "displayName", "description"};
-  enum { METHOD, TEMPLATE, DISPLAY_NAME, DESCRIPTION, NKEYS };
+  static const char *const keys[] = {"method", "urlTemplate", "displayName", "description", "policy"};
+  enum { METHOD, TEMPLATE, DISPLAY_NAME, DESCRIPTION, POLICY, NKEYS };
   pt__yaml_t *Y = &L->y;
   pt_api_cfg_t *a = &L->c->apis[L->c->napis - 1];
   pt_operation_cfg_t *arr, *op;
@@ -237,6 +237,7 @@ static void load_operation(pt__loader_t *L, const char *path, yaml_node_t *k, ya
   if (!op->display_name) op->display_name = pt__sdup(Y, op->id);
   pt__field_string(Y, path, "description", v[DESCRIPTION], &description); /* checked only */
   free(description);
+  pt__policy_file(L, path, v[POLICY], &op->policy_file);
   if (op->method && op->url_template) check_operation_twin(L, path, k, a, op);
 }
 
@@ -391,12 +392,13 @@ static void check_api_path(pt__loader_t *L, const char *path, int ai) {
   for (int i = 0; i < ai; i++) {
     const pt_api_cfg_t *o = &c->apis[i];
     yaml_node_t *on = L->api_nodes[i].path;
-    int same_path = o->path && strcasecmp(o->path, a->path) == 0;
-    int same_set = a->version_set && a->version_set == o->version_set;
+    int same_path, same_set = a->version_set && a->version_set == o->version_set;
+    if (!o->path) continue; /* its own error was reported */
+    same_path = strcasecmp(o->path, a->path) == 0;
     if (same_set && !same_path) {
       pt__fail_at(&L->y, pn, "%s.path: '%s' differs from '%s', the path of API '%s' at %s:%d:%d "
                   "in the same version set (versions of one API share its path)", path, a->path,
-                  o->path ? o->path : "", o->id, L->y.file, pt__line(on), pt__col(on));
+                  o->path, o->id, L->y.file, pt__line(on), pt__col(on));
       return;
     }
     if (!same_path) continue;
@@ -407,22 +409,27 @@ static void check_api_path(pt__loader_t *L, const char *path, int ai) {
                   "; versions of one API need the same apiVersionSetId" : "");
       return;
     }
-    if (strcasecmp(a->api_version ? a->api_version : "",
-                   o->api_version ? o->api_version : "") == 0) {
-      pt__fail_at(&L->y, vn ? vn : pn, "%s: version '%s' of version set '%s' is already API '%s' "
-                  "at line %d (give each version its own apiVersion)", path,
-                  a->api_version ? a->api_version : "", a->version_set->id, o->id, o->line);
+    if (!a->api_version && !o->api_version) {
+      pt__fail_at(&L->y, pn, "%s: API '%s' at line %d is already the version without apiVersion "
+                  "in version set '%s' (give each version its own apiVersion)", path, o->id,
+                  o->line, a->version_set->id);
+      return;
+    }
+    if (a->api_version && o->api_version && strcasecmp(a->api_version, o->api_version) == 0) {
+      pt__fail_at(&L->y, vn, "%s: version '%s' of version set '%s' is already API '%s' at line "
+                  "%d (give each version its own apiVersion)", path, a->api_version,
+                  a->version_set->id, o->id, o->line);
       return;
     }
   }
 }
 
 enum { A_DISPLAY_NAME, A_DESCRIPTION, A_PATH, A_SERVICE_URL, A_BACKEND, A_PROTOCOLS,
-       A_SUB_REQUIRED, A_KEY_NAMES, A_VERSION, A_VERSION_SET, A_OPENAPI, A_OPERATIONS, A_NKEYS };
+       A_SUB_REQUIRED, A_KEY_NAMES, A_VERSION, A_VERSION_SET, A_OPENAPI, A_OPERATIONS, A_POLICY, A_NKEYS };
 static const char *const api_keys[] = {"displayName", "description", "path", "serviceUrl",
                                        "backend", "protocols", "subscriptionRequired",
                                        "subscriptionKeyParameterNames", "apiVersion",
-                                       "apiVersionSetId", "openapi", "operations"};
+                                       "apiVersionSetId", "openapi", "operations", "policy"};
 
 static void set_api_defaults(pt__loader_t *L, pt_api_cfg_t *a) {
   pt__yaml_t *Y = &L->y;
@@ -464,6 +471,7 @@ static void load_api_fields(pt__loader_t *L, const char *path, yaml_node_t *k, y
   if (v[A_KEY_NAMES]) load_key_names(L, path, v[A_KEY_NAMES], a);
   load_versioning(L, path, v[A_VERSION], v[A_VERSION_SET], kn[A_VERSION], a);
   if (v[A_OPENAPI]) load_openapi(L, path, v[A_OPENAPI], a);
+  pt__policy_file(L, path, v[A_POLICY], &a->policy_file);
   pt__key_path(kp, path, "operations");
   pt__each_entry(L, kp, v[A_OPERATIONS], pt__id_ok, load_operation);
 }
@@ -484,7 +492,7 @@ static void load_api(pt__loader_t *L, const char *path, yaml_node_t *k, yaml_nod
   c->napis++;
   a->line = pt__line(k);
   a->col = pt__col(k);
-  a->subscription_required = 1;
+  a->subscription_required = L->sub_required_default;
   if (!(a->protocols = pt__grow(Y, NULL, 0, 2 * sizeof *a->protocols))) return; /* http, https */
   pt__map_keys(Y, path, m, api_keys, A_NKEYS, v, kn);
   nodes[c->napis - 1].path = v[A_PATH];
@@ -520,11 +528,13 @@ static void free_api(pt_api_cfg_t *a) {
   free(a->sub_key_query);
   free(a->api_version);
   free(a->openapi_file);
+  free(a->policy_file);
   for (int i = 0; i < a->noperations; i++) {
     free(a->operations[i].id);
     free(a->operations[i].method);
     free(a->operations[i].url_template);
     free(a->operations[i].display_name);
+    free(a->operations[i].policy_file);
     free(a->operations[i].example_content_type); /* set when merged from an OpenAPI import */
     free(a->operations[i].example_body);
   }

@@ -120,6 +120,35 @@ static int add_param_value(backend_ctx_t *x, const char *path, yaml_node_t *n, p
   return 0;
 }
 
+/* A new entry named k (values v) in *out, or NULL after reporting why it cannot be one. */
+static pt_param_cfg_t *add_param(backend_ctx_t *x, const char *kp, yaml_node_t *k,
+                                 yaml_node_t *v, pt_param_cfg_t **out, int *nout, int header) {
+  pt__yaml_t *Y = &x->L->y;
+  const char *name = pt__sval(k);
+  pt_param_cfg_t *arr;
+  if (header ? !is_token(name) : !*name || !value_chars_ok(name, 0)) {
+    pt__fail_at(Y, k, "%s: '%.80s' is not a %s name", kp, name,
+                header ? "header" : "query parameter");
+    return NULL;
+  }
+  for (int i = 0; i < *nout; i++) {
+    if ((header ? strcasecmp : strcmp)((*out)[i].name, name) == 0) {
+      pt__fail_at(Y, k, "%s: '%s' is listed twice (put all its values in one list)", kp,
+                  (*out)[i].name);
+      return NULL;
+    }
+  }
+  if (v->type == YAML_SEQUENCE_NODE && pt__seq_len(v) == 0) {
+    pt__fail_at(Y, v, "%s: no values (add one, or remove the %s)", kp,
+                header ? "header" : "parameter");
+    return NULL;
+  }
+  if (!(arr = pt__grow(Y, *out, *nout, sizeof *arr))) return NULL;
+  *out = arr;
+  if (!(arr[*nout].name = pt__sdup(Y, name))) return NULL;
+  return &arr[(*nout)++];
+}
+
 /* name -> [values] or name -> value, for credentials.header and credentials.query. */
 static void load_params(backend_ctx_t *x, const char *key, yaml_node_t *m, pt_param_cfg_t **out,
                         int *nout) {
@@ -131,39 +160,18 @@ static void load_params(backend_ctx_t *x, const char *key, yaml_node_t *m, pt_pa
   if (!pt__want_map(Y, path, m)) return;
   for (yaml_node_pair_t *q = m->data.mapping.pairs.start; q < m->data.mapping.pairs.top; q++) {
     yaml_node_t *k = pt__node(Y, q->key), *v = pt__node(Y, q->value);
-    pt_param_cfg_t *arr;
+    pt_param_cfg_t *p;
     if (!pt__key_ok(Y, path, k)) continue;
     pt__key_path(kp, path, pt__sval(k));
-    if (header ? !is_token(pt__sval(k)) : !*pt__sval(k) || !value_chars_ok(pt__sval(k), 0)) {
-      pt__fail_at(Y, k, "%s: '%.80s' is not a %s name", kp, pt__sval(k),
-                  header ? "header" : "query parameter");
-      continue;
-    }
-    for (int i = 0; i < *nout; i++) {
-      if ((header ? strcasecmp : strcmp)((*out)[i].name, pt__sval(k)) == 0) {
-        pt__fail_at(Y, k, "%s: '%s' is listed twice (put all its values in one list)", kp,
-                    (*out)[i].name);
-        goto next;
-      }
-    }
-    if (v->type == YAML_SEQUENCE_NODE && pt__seq_len(v) == 0) {
-      pt__fail_at(Y, v, "%s: no values (add one, or remove the %s)", kp, header ? "header" :
-                  "parameter");
-      continue;
-    }
-    if (!(arr = pt__grow(Y, *out, *nout, sizeof *arr))) return;
-    *out = arr;
-    if (!(arr[*nout].name = pt__sdup(Y, pt__sval(k)))) return;
+    if (!(p = add_param(x, kp, k, v, out, nout, header))) continue;
     if (v->type != YAML_SEQUENCE_NODE) {
-      add_param_value(x, kp, v, &arr[(*nout)++], header);
+      add_param_value(x, kp, v, p, header);
       continue;
     }
     for (int i = 0; i < pt__seq_len(v); i++) {
       pt__index_path(ip, kp, i);
-      add_param_value(x, ip, pt__seq_item(Y, v, i), &arr[*nout], header);
+      add_param_value(x, ip, pt__seq_item(Y, v, i), p, header);
     }
-    (*nout)++;
-  next:;
   }
 }
 

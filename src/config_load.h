@@ -22,12 +22,15 @@ typedef struct pt__loader_s {
   pt_config_t *c;
   pt__api_nodes_t *api_nodes; /* parallel to c->apis, for cross-checks */
   int listen_seen;            /* else the default listener is added */
+  int sub_required_default;   /* subscriptionRequired when an API does not say */
 } pt__loader_t;
 
 /* ---- config.c ---- */
 /* Checks an APIM id (1-80 of [A-Za-z0-9._-]); writes why it is wrong into why. */
 int pt__id_ok(const char *s, char *why, size_t n);
 typedef int (*pt__id_check)(const char *s, char *why, size_t n);
+/* A policy document path (relative to the config file) that must be readable. */
+void pt__policy_file(pt__loader_t *L, const char *parent, yaml_node_t *n, char **out);
 typedef void (*pt__entry_fn)(pt__loader_t *L, const char *path, yaml_node_t *k, yaml_node_t *v);
 /* Iterates an "id -> mapping" section; checks ids and repeats, calls fn for each entry. */
 void pt__each_entry(pt__loader_t *L, const char *section, yaml_node_t *m, pt__id_check check,

@@ -240,9 +240,9 @@ int pt__substitute(pt__loader_t *L, const char *path, yaml_node_t *n, char **out
   if (!pt__want_string(&L->y, path, n, "a string")) return -1;
   free(*out);
   rc = pt_named_values_substitute(L->c, pt__sval(n), out, &used, missing, sizeof missing);
-  if (rc == -2) L->y.oom = 1;
-  if (rc == -1) report_missing(L, path, n, missing);
-  if (rc < 0) return -1;
+  if (rc == PT_NV_NOMEM) L->y.oom = 1;
+  if (rc == PT_NV_MISSING) report_missing(L, path, n, missing);
+  if (rc < 0) return -1; /* PT_NV_NO_VALUE: reported where the named value is defined */
   if (used && secret) *secret = 1;
   return 0;
 }

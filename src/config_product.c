@@ -43,9 +43,9 @@ static void add_product_api(pt__loader_t *L, const char *path, yaml_node_t *n,
 
 static void load_product(pt__loader_t *L, const char *path, yaml_node_t *k, yaml_node_t *m) {
   static const char *const keys[] = {"displayName", "description", "apis",
-                                     "subscriptionRequired", "state"};
+                                     "subscriptionRequired", "state", "policy"};
   static const char *const states[] = {"notPublished", "published"};
-  enum { DISPLAY_NAME, DESCRIPTION, APIS, SUB_REQUIRED, STATE, NKEYS };
+  enum { DISPLAY_NAME, DESCRIPTION, APIS, SUB_REQUIRED, STATE, POLICY, NKEYS };
   pt__yaml_t *Y = &L->y;
   yaml_node_t *v[NKEYS];
   pt_config_t *c = L->c;
@@ -67,6 +67,7 @@ static void load_product(pt__loader_t *L, const char *path, yaml_node_t *k, yaml
   free(description);
   pt__field_bool(Y, path, "subscriptionRequired", v[SUB_REQUIRED], &p->subscription_required);
   pt__field_enum(Y, path, "state", v[STATE], "a product state", states, 2, &p->published);
+  pt__policy_file(L, path, v[POLICY], &p->policy_file);
   pt__key_path(kp, path, "apis");
   if (!v[APIS] || pt__is_null(v[APIS]) || !pt__want_seq(Y, kp, v[APIS], "[orders, billing]"))
     return;
@@ -229,6 +230,7 @@ void pt__free_products(pt_config_t *c) {
     pt_product_cfg_t *p = &c->products[i];
     free(p->id);
     free(p->display_name);
+    free(p->policy_file);
     for (int k = 0; k < p->napis; k++) free(p->apis[k]);
     free(p->apis);
   }

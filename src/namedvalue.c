@@ -67,7 +67,7 @@ int pt_named_values_substitute(const pt_config_t *c, const char *text, char **ou
   const char *p = text, *ref;
   *out = NULL;
   if (used_secret) *used_secret = 0;
-  if (append(&buf, &len, &cap, "", 0) < 0) return -2;
+  if (append(&buf, &len, &cap, "", 0) < 0) return PT_NV_NOMEM;
   while ((ref = strstr(p, "{{"))) {
     size_t n = reference_at(ref);
     const pt_named_value_cfg_t *nv;
@@ -76,14 +76,13 @@ int pt_named_values_substitute(const pt_config_t *c, const char *text, char **ou
       p = ref + 1;
       continue;
     }
-    if (!(nv = pt_named_value_find(c, ref + 2, n))) {
+    if (!(nv = pt_named_value_find(c, ref + 2, n)) || !nv->value) {
       set_missing(missing, missing_len, ref + 2, n);
       free(buf);
-      return -1;
+      return nv ? PT_NV_NO_VALUE : PT_NV_MISSING;
     }
-    /* A value that failed to load was reported where it is defined: "" stands in. */
     if (append(&buf, &len, &cap, p, (size_t)(ref - p)) < 0 ||
-        append(&buf, &len, &cap, nv->value ? nv->value : "", nv->value ? strlen(nv->value) : 0) < 0)
+        append(&buf, &len, &cap, nv->value, strlen(nv->value)) < 0)
       goto oom;
     if (nv->secret && used_secret) *used_secret = 1;
     p = ref + n + 4;
@@ -93,5 +92,5 @@ int pt_named_values_substitute(const pt_config_t *c, const char *text, char **ou
   return 0;
 oom:
   free(buf);
-  return -2;
+  return PT_NV_NOMEM;
 }

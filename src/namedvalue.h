@@ -20,10 +20,14 @@ int pt_named_value_name_ok(const char *s, size_t len);
 /* The named value called s[0..len) (exact, case-sensitive), or NULL. */
 const pt_named_value_cfg_t *pt_named_value_find(const pt_config_t *c, const char *s, size_t len);
 
+#define PT_NV_MISSING (-1)  /* a reference to an undefined name */
+#define PT_NV_NOMEM (-2)    /* out of memory */
+#define PT_NV_NO_VALUE (-3) /* a reference to a named value without a value (it failed to load) */
+
 /* Replaces every `{{name}}` in text with its value. On success returns 0 and *out is a
  * new string (caller frees); *used_secret (if not NULL) is 1 when a secret value went in,
- * else 0. A reference to an undefined name returns -1, *out NULL, and the name in
- * missing (cut to missing_len - 1). Out of memory returns -2. Never logs anything. */
+ * else 0. Otherwise returns a PT_NV_* code with *out NULL; for PT_NV_MISSING and
+ * PT_NV_NO_VALUE the name is in missing (cut to missing_len - 1). Never logs anything. */
 int pt_named_values_substitute(const pt_config_t *c, const char *text, char **out,
                                int *used_secret, char *missing, size_t missing_len);
 

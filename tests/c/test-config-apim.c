@@ -497,6 +497,14 @@ static void test_from_env_and_file(void) {
   expect_error(__LINE__, empty_env, sizeof empty_env - 1, 2, 16,
                "namedValues.r.fromEnv: the environment variable is empty or only whitespace");
   unsetenv("PT_TEST_EMPTY");
+  /* a named value that failed to load is reported once, not again where it is used */
+  {
+    static const char yaml[] = "namedValues:\n  k: {fromEnv: PT_TEST_UNSET_VARIABLE}\n"
+                               "subscriptions:\n  s: {scope: all, primaryKey: \"{{k}}\"}\n";
+    pt_config_t *c = pt_config_load(write_tmp(yaml, sizeof yaml - 1), &d);
+    CHECK(c == NULL && d.errors == 1 && d.count == 1);
+    pt_diag_free(&d);
+  }
   /* fromFile is relative to the configuration file: here /tmp */
   {
     const char *path = write_tmp(file, sizeof file - 1);
@@ -510,6 +518,10 @@ static void test_from_env_and_file(void) {
   {
     FILE *f = fopen("/tmp/pt-test-apim-value.txt", "w");
     static const char yaml[] = "namedValues:\n  r: {fromFile: pt-test-apim-value.txt}\n";
+    if (!f) {
+      perror("test-config-apim: /tmp/pt-test-apim-value.txt");
+      exit(2);
+    }
     fputs("line1\nline2\r\n", f);
     fclose(f);
     pt_config_t *c = load_ok(__LINE__, yaml, &d);
@@ -729,7 +741,8 @@ static const struct {
     ERR("apiVersionSets:\n  s: {versioningScheme: Segment}\n"
         "apis:\n  a: {path: x, serviceUrl: http://h, apiVersionSetId: s}\n"
         "  b: {path: x, serviceUrl: http://h, apiVersionSetId: s}\n",
-        5, 13, "apis.b: version '' of version set 's' is already API 'a' at line 4"),
+        5, 13, "apis.b: API 'a' at line 4 is already the version without apiVersion in version "
+        "set 's' (give each version its own apiVersion)"),
     ERR("apiVersionSets:\n  s: {versioningScheme: Segment}\n"
         "apis:\n  a: {path: x, serviceUrl: http://h, apiVersionSetId: s, apiVersion: v1}\n"
         "  b: {path: x, serviceUrl: http://h}\n",

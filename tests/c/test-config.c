@@ -403,7 +403,7 @@ static void test_many_errors(void) {
     const char *text;
   } want[] = {
       {10, 1, "extra: unknown key (expected one of: gateway, namedValues, backends, apiVersionSets, apis, "
-       "products, subscriptions)"},
+       "products, subscriptions, fragments)"},
       {2, 12, "gateway.workers: 'lots' is not an integer"},
       {3, 3, "gateway.listne: unknown key (did you mean 'listen'?)"},
       {4, 20, "gateway.timeouts.idle: 'soon' is not a duration"},

@@ -12,7 +12,7 @@ static pt_named_value_cfg_t values[] = {
     {"key", "s3cr3t", 1, 2, 1},
     {"nested", "a{{host}}b", 0, 3, 1},
     {"Mixed.Case_1-x", "M", 0, 4, 1},
-    {"failed", NULL, 0, 5, 1}, /* a value that failed to load: stands in as "" */
+    {"failed", NULL, 0, 5, 1}, /* a value that failed to load */
 };
 
 static pt_config_t config = {.named_values = values, .nnamed_values = 5};
@@ -24,7 +24,7 @@ static void expect(int line, const char *text, int rc, const char *out, int secr
   int used = -1;
   int r = pt_named_values_substitute(&config, text, &got, &used, miss, sizeof miss);
   if (r != rc || (rc == 0 && (!got || strcmp(got, out) != 0 || used != secret)) ||
-      (rc == -1 && (got != NULL || strcmp(miss, missing) != 0))) {
+      (rc < 0 && (got != NULL || strcmp(miss, missing) != 0))) {
     fprintf(stderr, "%s:%d: check failed: \"%s\" -> rc %d, \"%s\", secret %d, missing \"%s\"\n",
             __FILE__, line, text, r, got ? got : "(null)", used, miss);
     check_failures++;
@@ -42,7 +42,7 @@ static void test_substitute(void) {
   expect(__LINE__, "{{Mixed.Case_1-x}}", 0, "M", 0, NULL);
   /* no recursion: a value holding a reference is inserted as it is */
   expect(__LINE__, "x{{nested}}y", 0, "xa{{host}}by", 0, NULL);
-  expect(__LINE__, "{{failed}}!", 0, "!", 0, NULL);
+  expect(__LINE__, "{{failed}}!", PT_NV_NO_VALUE, NULL, 0, "failed");
   /* not references: they stay as written */
   expect(__LINE__, "{{ host }}", 0, "{{ host }}", 0, NULL);
   expect(__LINE__, "{{}}", 0, "{{}}", 0, NULL);
@@ -54,10 +54,10 @@ static void test_substitute(void) {
   expect(__LINE__, "{{{{host}}}}", 0, "{{orders.internal}}", 0, NULL);
   expect(__LINE__, "{{h/x}}", 0, "{{h/x}}", 0, NULL);
   /* missing names, exact case */
-  expect(__LINE__, "a{{nope}}b", -1, NULL, 0, "nope");
-  expect(__LINE__, "{{host}}{{Host}}", -1, NULL, 0, "Host");
-  expect(__LINE__, "{{hostt}}", -1, NULL, 0, "hostt");
-  expect(__LINE__, "{{abcdefghijklmnopqrstuvwxyz0123456789}}", -1, NULL, 0,
+  expect(__LINE__, "a{{nope}}b", PT_NV_MISSING, NULL, 0, "nope");
+  expect(__LINE__, "{{host}}{{Host}}", PT_NV_MISSING, NULL, 0, "Host");
+  expect(__LINE__, "{{hostt}}", PT_NV_MISSING, NULL, 0, "hostt");
+  expect(__LINE__, "{{abcdefghijklmnopqrstuvwxyz0123456789}}", PT_NV_MISSING, NULL, 0,
          "abcdefghijklmnopqrstuvwxyz01234"); /* cut to the buffer */
 }
 

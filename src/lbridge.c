@@ -1,0 +1,506 @@
+/* lbridge.c - Lua states, coroutines and C <-> Lua conversions (see lbridge.h). */
+#include "lbridge.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lembed.h"
+#include "registry.h"
+
+int luaopen_cjson(lua_State *L); /* lua-cjson, linked in and preloaded */
+
+struct pt_lua_s {
+  lua_State *L;
+  size_t used, limit; /* bytes, for the memory cap */
+  int run_ref, flags_ref;
+};
+
+struct pt_policy_run_s {
+  pt_lua_t *owner;
+  lua_State *co;
+  int co_ref;
+  long budget; /* hook calls left */
+  int done;
+  pt_policy_result_t res;
+};
+
+#define HOOK_EVERY 10000 /* instructions between two budget checks */
+
+/* ---- state ------------------------------------------------------------------ */
+
+static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  pt_lua_t *s = ud;
+  size_t old = ptr ? osize : 0; /* without ptr, osize tells the object type */
+  if (nsize == 0) {
+    free(ptr);
+    s->used -= old;
+    return NULL;
+  }
+  if (nsize > old && s->used - old + nsize > s->limit) return NULL;
+  void *p = realloc(ptr, nsize);
+  if (p) s->used = s->used - old + nsize;
+  return p;
+}
+
+/* package.searchers entry: modules compiled into the binary. A bare policy
+ * element name ("set-header") also finds "policies.set-header". */
+static int embedded_searcher(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  for (int pass = 0; pass < 2; pass++)
+    for (const pt_lua_module_t *m = pt_lua_modules; m->name; m++) {
+      const char *n = m->name;
+      if (pass == 1 && strncmp(n, "policies.", 9) == 0) n += 9;
+      if (strcmp(n, name) != 0) continue;
+      char chunk[256];
+      snprintf(chunk, sizeof chunk, "@%s", m->path);
+      if (luaL_loadbuffer(L, m->source, m->len, chunk) != LUA_OK) return lua_error(L);
+      lua_pushstring(L, m->path);
+      return 2;
+    }
+  lua_pushfstring(L, "\n\tno embedded module '%s'", name);
+  return 1;
+}
+
+/* require() finds preloaded C modules and embedded Lua, never package.cpath. */
+static void setup_require(lua_State *L) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_cjson);
+  lua_setfield(L, -2, "cjson");
+  lua_pop(L, 1);
+  lua_getglobal(L, "package");
+  lua_createtable(L, 2, 0);
+  lua_getfield(L, -2, "searchers");
+  lua_rawgeti(L, -1, 1); /* the preload searcher */
+  lua_rawseti(L, -3, 1);
+  lua_pop(L, 1);
+  lua_pushcfunction(L, embedded_searcher);
+  lua_rawseti(L, -2, 2);
+  lua_setfield(L, -2, "searchers");
+  lua_pop(L, 1);
+}
+
+/* ---- the spec handed to engine.load ------------------------------------------- */
+
+static char *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  pt_buf_t b = {0};
+  char tmp[8192];
+  size_t n;
+  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+    if (pt_buf_append(&b, tmp, n)) break;
+  fclose(f);
+  pt_buf_append(&b, "", 1);
+  *len = b.len ? b.len - 1 : 0;
+  return b.base;
+}
+
+static void set_str(lua_State *L, const char *k, const char *v) {
+  if (!v) return;
+  lua_pushstring(L, v);
+  lua_setfield(L, -2, k);
+}
+
+/* Pushes { file = path, text = contents }, or nil with an error when unreadable. */
+static int push_document(lua_State *L, const char *file, pt_diag_t *d, const char *cfg_file) {
+  size_t len;
+  char *text = slurp(file, &len);
+  if (!text) {
+    pt_diag_error(d, cfg_file, 0, 0, "policy document '%s' cannot be read", file);
+    lua_pushnil(L);
+    return -1;
+  }
+  lua_createtable(L, 0, 2);
+  set_str(L, "file", file);
+  lua_pushlstring(L, text, len);
+  lua_setfield(L, -2, "text");
+  free(text);
+  return 0;
+}
+
+static void push_documents(lua_State *L, const pt_config_t *c, pt_diag_t *d) {
+  lua_createtable(L, 0, 4);
+  if (c->policy_file) {
+    push_document(L, c->policy_file, d, c->file);
+    lua_setfield(L, -2, "global");
+  }
+  lua_newtable(L);
+  for (int i = 0; i < c->nproducts; i++)
+    if (c->products[i].policy_file && push_document(L, c->products[i].policy_file, d, c->file) == 0)
+      lua_setfield(L, -2, c->products[i].id);
+    else if (c->products[i].policy_file) lua_pop(L, 1);
+  lua_setfield(L, -2, "products");
+  lua_newtable(L); /* apis */
+  lua_newtable(L); /* operations */
+  for (int i = 0; i < c->napis; i++) {
+    const pt_api_cfg_t *a = &c->apis[i];
+    if (a->policy_file && push_document(L, a->policy_file, d, c->file) == 0) lua_setfield(L, -3, a->id);
+    else if (a->policy_file) lua_pop(L, 1);
+    lua_newtable(L);
+    for (int k = 0; k < a->noperations; k++)
+      if (a->operations[k].policy_file && push_document(L, a->operations[k].policy_file, d, c->file) == 0)
+        lua_setfield(L, -2, a->operations[k].id);
+      else if (a->operations[k].policy_file) lua_pop(L, 1);
+    lua_setfield(L, -2, a->id);
+  }
+  lua_setfield(L, -3, "operations");
+  lua_setfield(L, -2, "apis");
+}
+
+static void push_apis(lua_State *L, const pt_config_t *c) {
+  lua_createtable(L, 0, c->napis);
+  for (int i = 0; i < c->napis; i++) {
+    const pt_api_cfg_t *a = &c->apis[i];
+    lua_createtable(L, 0, 6);
+    set_str(L, "name", a->display_name);
+    set_str(L, "path", a->path);
+    set_str(L, "service_url", a->service_url_text);
+    set_str(L, "version", a->api_version);
+    lua_createtable(L, 0, a->noperations);
+    for (int k = 0; k < a->noperations; k++) {
+      const pt_operation_cfg_t *o = &a->operations[k];
+      lua_createtable(L, 0, 4);
+      set_str(L, "method", o->method);
+      set_str(L, "url_template", o->url_template);
+      set_str(L, "name", o->display_name ? o->display_name : o->id);
+      lua_setfield(L, -2, o->id);
+    }
+    lua_setfield(L, -2, "operations");
+    lua_setfield(L, -2, a->id);
+  }
+}
+
+static void push_spec(lua_State *L, const pt_config_t *c, pt_diag_t *d) {
+  lua_createtable(L, 0, 8);
+  lua_createtable(L, 0, 2);
+  set_str(L, "id", c->id);
+  set_str(L, "region", "edge");
+  lua_setfield(L, -2, "gateway");
+  push_documents(L, c, d);
+  lua_setfield(L, -2, "documents");
+  lua_newtable(L);
+  for (int i = 0; i < c->nfragments; i++)
+    if (push_document(L, c->fragments[i].file, d, c->file) == 0) lua_setfield(L, -2, c->fragments[i].id);
+    else lua_pop(L, 1);
+  lua_setfield(L, -2, "fragments");
+  lua_newtable(L);
+  for (int i = 0; i < c->nnamed_values; i++) {
+    lua_createtable(L, 0, 2);
+    set_str(L, "value", c->named_values[i].value);
+    lua_pushboolean(L, c->named_values[i].secret);
+    lua_setfield(L, -2, "secret");
+    lua_setfield(L, -2, c->named_values[i].name);
+  }
+  lua_setfield(L, -2, "named_values");
+  lua_newtable(L);
+  for (int i = 0; i < c->npolicy_paths; i++) {
+    lua_pushstring(L, c->policy_paths[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, -2, "policy_paths");
+  push_apis(L, c);
+  lua_setfield(L, -2, "apis");
+  lua_newtable(L);
+  for (int i = 0; i < c->nbackends; i++) {
+    lua_createtable(L, 0, 2);
+    set_str(L, "url", c->backends[i].url_text);
+    set_str(L, "title", c->backends[i].title);
+    lua_setfield(L, -2, c->backends[i].id);
+  }
+  lua_setfield(L, -2, "backends");
+  lua_newtable(L);
+  for (int i = 0; i < c->nproducts; i++) {
+    lua_createtable(L, 0, 1);
+    set_str(L, "name", c->products[i].display_name ? c->products[i].display_name : c->products[i].id);
+    lua_setfield(L, -2, c->products[i].id);
+  }
+  lua_setfield(L, -2, "products");
+}
+
+/* Calls engine.load(spec); its errors go to d. [-0, +0] */
+static int load_engine(pt_lua_t *s, const pt_config_t *c, pt_diag_t *d) {
+  lua_State *L = s->L;
+  int errors = d->errors;
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "portico.engine");
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    pt_diag_error(d, c->file, 0, 0, "policy engine: %s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return -1;
+  }
+  lua_getfield(L, -1, "run");
+  s->run_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_getfield(L, -1, "flags");
+  s->flags_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_getfield(L, -1, "load");
+  push_spec(L, c, d);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    pt_diag_error(d, c->file, 0, 0, "policy engine: %s", lua_tostring(L, -1));
+  } else if (lua_istable(L, -1)) {
+    for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
+      pt_diag_error(d, NULL, 0, 0, "%s", lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2); /* result, engine */
+  return d->errors > errors ? -1 : 0;
+}
+
+pt_lua_t *pt_lua_new(const pt_generation_t *g, pt_diag_t *d) {
+  pt_lua_t *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->limit = PT_LUA_MEMORY_LIMIT;
+  s->run_ref = s->flags_ref = LUA_NOREF;
+  if (!(s->L = lua_newstate(capped_alloc, s))) {
+    free(s);
+    return NULL;
+  }
+  luaL_openlibs(s->L); /* the engine is trusted; policy code gets a sandboxed env from it */
+  setup_require(s->L);
+  if (load_engine(s, g->config, d) < 0) {
+    pt_lua_free(s);
+    return NULL;
+  }
+  lua_gc(s->L, LUA_GCGEN, 0, 0); /* requests make short-lived garbage */
+  return s;
+}
+
+void pt_lua_free(pt_lua_t *s) {
+  if (!s) return;
+  lua_close(s->L);
+  free(s);
+}
+
+void pt_lua_flags(pt_lua_t *s, const char *api, const char *op, const char *product, pt_policy_flags_t *out) {
+  lua_State *L = s->L;
+  memset(out, 0, sizeof *out);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->flags_ref);
+  lua_pushstring(L, api);
+  lua_pushstring(L, op);
+  lua_pushstring(L, product);
+  if (lua_pcall(L, 3, 1, 0) != LUA_OK || !lua_istable(L, -1)) {
+    out->policies = 1; /* let run() report what is wrong */
+    lua_pop(L, 1);
+    return;
+  }
+  lua_getfield(L, -1, "policies");
+  lua_getfield(L, -2, "request_body");
+  lua_getfield(L, -3, "response_body");
+  out->policies = lua_toboolean(L, -3);
+  out->request_body = lua_toboolean(L, -2);
+  out->response_body = lua_toboolean(L, -1);
+  lua_pop(L, 4);
+}
+
+/* ---- requests ------------------------------------------------------------------ */
+
+static void push_headers(lua_State *L, const pt_headers_t *h) {
+  lua_createtable(L, h ? h->count : 0, 0);
+  for (int i = 0; h && i < h->count; i++) {
+    lua_createtable(L, 2, 0);
+    lua_pushlstring(L, pt_header_name(h, i), h->items[i].name_len);
+    lua_rawseti(L, -2, 1);
+    lua_pushlstring(L, pt_header_value(h, i), h->items[i].value_len);
+    lua_rawseti(L, -2, 2);
+    lua_rawseti(L, -2, i + 1);
+  }
+}
+
+static void push_request(lua_State *L, const pt_policy_request_t *q) {
+  lua_createtable(L, 0, 20);
+  set_str(L, "id", q->id);
+  lua_pushnumber(L, q->timestamp);
+  lua_setfield(L, -2, "timestamp");
+  set_str(L, "ip", q->ip);
+  set_str(L, "method", q->method);
+  lua_createtable(L, 0, 5);
+  set_str(L, "scheme", q->scheme);
+  set_str(L, "host", q->host);
+  lua_pushinteger(L, q->port);
+  lua_setfield(L, -2, "port");
+  lua_pushlstring(L, q->path, q->path_len);
+  lua_setfield(L, -2, "path");
+  lua_pushlstring(L, q->query, q->query_len);
+  lua_setfield(L, -2, "query");
+  lua_setfield(L, -2, "url");
+  lua_pushlstring(L, q->rest, q->rest_len);
+  lua_setfield(L, -2, "rest");
+  lua_pushlstring(L, q->query, q->query_len);
+  lua_setfield(L, -2, "query");
+  push_headers(L, q->headers);
+  lua_setfield(L, -2, "headers");
+  if (q->has_body_buffer) {
+    lua_pushlstring(L, q->body ? q->body : "", q->body_len);
+    lua_setfield(L, -2, "body");
+  }
+  set_str(L, "api_id", q->api);
+  set_str(L, "operation_id", q->operation);
+  set_str(L, "product_id", q->product);
+  set_str(L, "service_url", q->service_url);
+  if (q->subscription_id) {
+    lua_createtable(L, 0, 3);
+    set_str(L, "id", q->subscription_id);
+    set_str(L, "key", q->subscription_key);
+    set_str(L, "name", q->subscription_name);
+    lua_setfield(L, -2, "subscription");
+  }
+  lua_createtable(L, 0, q->nparams);
+  for (int i = 0; i < q->nparams; i++) {
+    lua_pushlstring(L, q->param_values[i], q->param_lens[i]);
+    lua_setfield(L, -2, q->param_names[i]);
+  }
+  lua_setfield(L, -2, "matched");
+}
+
+static char *field_dup(lua_State *L, int t, const char *k) {
+  lua_getfield(L, t, k);
+  char *v = lua_type(L, -1) == LUA_TSTRING ? strdup(lua_tostring(L, -1)) : NULL;
+  lua_pop(L, 1);
+  return v;
+}
+
+static void read_headers(lua_State *L, int t, pt_headers_t *h) {
+  lua_getfield(L, t, "headers");
+  for (lua_Integer i = 1; lua_istable(L, -1) && lua_rawgeti(L, -1, i) == LUA_TTABLE; i++) {
+    size_t nl = 0, vl = 0;
+    lua_rawgeti(L, -1, 1);
+    lua_rawgeti(L, -2, 2);
+    const char *n = lua_tolstring(L, -2, &nl), *v = lua_tolstring(L, -1, &vl);
+    if (n && v) {
+      pt_headers_name_piece(h, n, nl);
+      pt_headers_value_piece(h, v, vl);
+    }
+    lua_pop(L, 3);
+  }
+  lua_pop(L, 2);
+}
+
+static void result_reset(pt_policy_result_t *r) {
+  free(r->method), free(r->base_url), free(r->backend_id), free(r->path), free(r->query), free(r->reason);
+  r->method = r->base_url = r->backend_id = r->path = r->query = r->reason = NULL;
+  pt_headers_reset(&r->headers);
+  r->body.len = 0;
+  r->status = 0;
+  r->timeout_ms = 0;
+  r->has_body = r->streamed = 0;
+}
+
+/* Reads a forward request or a final response table at index t of the coroutine. */
+static void read_result(lua_State *L, int t, pt_policy_step_t step, pt_policy_result_t *r) {
+  result_reset(r);
+  r->step = step;
+  read_headers(L, t, &r->headers);
+  r->method = field_dup(L, t, "method");
+  r->base_url = field_dup(L, t, "base_url");
+  r->backend_id = field_dup(L, t, "backend_id");
+  r->path = field_dup(L, t, "path");
+  r->query = field_dup(L, t, "query");
+  r->reason = field_dup(L, t, "reason");
+  lua_getfield(L, t, "status");
+  r->status = (int)lua_tointeger(L, -1);
+  lua_getfield(L, t, "timeout");
+  r->timeout_ms = (uint64_t)lua_tointeger(L, -1);
+  lua_getfield(L, t, "streamed");
+  r->streamed = lua_toboolean(L, -1);
+  lua_getfield(L, t, "body");
+  size_t len;
+  const char *b = lua_tolstring(L, -1, &len);
+  if (b) r->has_body = pt_buf_append(&r->body, b, len) == 0;
+  lua_pop(L, 4);
+}
+
+/* The last resort when the engine itself failed: APIM's 500. */
+static void internal_error(pt_policy_result_t *r, const char *why) {
+  static const char body[] = "{\"statusCode\": 500, \"message\": \"Internal server error\"}";
+  fprintf(stderr, "portico: policy engine error: %s\n", why ? why : "unknown");
+  result_reset(r);
+  r->step = PT_POLICY_RESPOND;
+  r->status = 500;
+  pt_headers_name_piece(&r->headers, "Content-Type", 12);
+  pt_headers_value_piece(&r->headers, "application/json", 16);
+  r->has_body = pt_buf_append(&r->body, body, sizeof body - 1) == 0;
+}
+
+static void on_count(lua_State *co, lua_Debug *ar) {
+  pt_policy_run_t *run = *(pt_policy_run_t **)lua_getextraspace(co);
+  if (--run->budget < 0) luaL_error(co, "instruction budget exceeded (a runaway loop in a policy expression?)");
+}
+
+static void resume(pt_policy_run_t *run, int nargs, pt_policy_result_t **res) {
+  lua_State *co = run->co;
+  int nres = 0;
+  int rc = lua_resume(co, run->owner->L, nargs, &nres);
+  if (rc == LUA_YIELD && nres >= 2 && lua_istable(co, -1)) {
+    read_result(co, lua_gettop(co), PT_POLICY_FORWARD, &run->res);
+  } else if (rc == LUA_OK && nres >= 1 && lua_istable(co, -1)) {
+    read_result(co, lua_gettop(co), PT_POLICY_RESPOND, &run->res);
+    run->done = 1;
+  } else {
+    internal_error(&run->res, rc == LUA_OK || rc == LUA_YIELD ? "engine.run answered no table" : lua_tostring(co, -1));
+    run->done = 1;
+  }
+  lua_pop(co, nres > 0 ? nres : lua_gettop(co));
+  *res = &run->res;
+}
+
+pt_policy_run_t *pt_policy_start(pt_lua_t *s, const pt_policy_request_t *req, pt_policy_result_t **res) {
+  pt_policy_run_t *run = calloc(1, sizeof *run);
+  if (!run) return NULL;
+  run->owner = s;
+  run->budget = PT_LUA_INSTRUCTION_BUDGET / HOOK_EVERY;
+  lua_State *L = s->L;
+  run->co = lua_newthread(L);
+  if (!run->co) {
+    free(run);
+    return NULL;
+  }
+  run->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  *(pt_policy_run_t **)lua_getextraspace(run->co) = run;
+  lua_sethook(run->co, on_count, LUA_MASKCOUNT, HOOK_EVERY);
+  lua_rawgeti(run->co, LUA_REGISTRYINDEX, s->run_ref);
+  push_request(run->co, req);
+  resume(run, 1, res);
+  return run;
+}
+
+void pt_policy_resume(pt_policy_run_t *run, int status, const char *reason, const pt_headers_t *h,
+                      const char *body, size_t body_len, int has_body, pt_policy_result_t **res) {
+  lua_State *co = run->co;
+  lua_createtable(co, 0, 4);
+  lua_pushinteger(co, status);
+  lua_setfield(co, -2, "status");
+  set_str(co, "reason", reason);
+  push_headers(co, h);
+  lua_setfield(co, -2, "headers");
+  if (has_body) {
+    lua_pushlstring(co, body ? body : "", body_len);
+    lua_setfield(co, -2, "body");
+  }
+  resume(run, 1, res);
+}
+
+void pt_policy_resume_error(pt_policy_run_t *run, const char *reason, const char *message,
+                            pt_policy_result_t **res) {
+  lua_State *co = run->co;
+  lua_createtable(co, 0, 1);
+  lua_createtable(co, 0, 3);
+  set_str(co, "Source", "forward-request");
+  set_str(co, "Reason", reason);
+  set_str(co, "Message", message);
+  lua_setfield(co, -2, "error");
+  resume(run, 1, res);
+}
+
+void pt_policy_free(pt_policy_run_t *run) {
+  if (!run) return;
+  luaL_unref(run->owner->L, LUA_REGISTRYINDEX, run->co_ref);
+  result_reset(&run->res);
+  pt_headers_free(&run->res.headers);
+  pt_buf_free(&run->res.body);
+  free(run);
+}
