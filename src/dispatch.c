@@ -84,16 +84,25 @@ static int compose_target(pt_buf_t *t, const pt_dispatch_t *d, const char *rest,
   return rc;
 }
 
-static int choose_backend(const pt_generation_t *g, pt_dispatch_t *d) {
+static int choose_backend(const pt_generation_t *g, pt_dispatch_t *d, const pt_forward_override_t *ov) {
   const pt_api_cfg_t *api = d->route.api;
-  if (!api->backend_id) {
+  if (ov && ov->base_url) {
+    char err[256];
+    if (pt_url_parse(&d->base_url, ov->base_url, err, sizeof err) < 0)
+      return refuse(d, 500, "ExpressionValueEvaluationFailure", "set-backend-service: invalid base-url"), -1;
+    d->origin = &d->base_url;
+    return 0;
+  }
+  const char *id = ov && ov->backend_id ? ov->backend_id : api->backend_id;
+  if (!id) {
     d->origin = &api->service_url;
     return 0;
   }
-  pt_backend_rt_t *b = pt_registry_backend(g, api->backend_id);
-  d->backend = b ? pt_backend_pick(b, uv_hrtime() / 1000000) : NULL;
+  pt_backend_rt_t *b = pt_registry_backend(g, id);
+  if (!b) return refuse(d, 500, "BackendConnectionFailure", "Backend not found"), -1;
+  d->backend = pt_backend_pick(b, uv_hrtime() / 1000000);
   if (!d->backend) {
-    int status = b && b->cfg->circuit ? b->cfg->circuit->failure_status : 503;
+    int status = b->cfg->circuit ? b->cfg->circuit->failure_status : 503;
     return refuse(d, status ? status : 503, "BackendConnectionFailure",
                   "Service unavailable: every backend is tripped by its circuit breaker"), -1;
   }
@@ -101,34 +110,40 @@ static int choose_backend(const pt_generation_t *g, pt_dispatch_t *d) {
   return 0;
 }
 
-static int compose_head(const pt_dispatch_in_t *in, pt_dispatch_t *d, const char *url, size_t ulen,
-                        size_t plen, const pt_sub_key_t *key, const char *via) {
+int pt_dispatch_forward(const pt_generation_t *g, const pt_dispatch_in_t *in, pt_dispatch_t *d,
+                        const pt_forward_override_t *ov) {
+  if (choose_backend(g, d, ov) < 0) return 0;
   const pt_api_cfg_t *api = d->route.api;
   const char *drop[34];
   int ndrop = 0;
-  if (key->header >= 0) drop[ndrop++] = api->sub_key_header;
+  if (d->key_header) drop[ndrop++] = api->sub_key_header;
   for (int i = 0; d->backend && i < d->backend->ndrop && ndrop < 34; i++) drop[ndrop++] = d->backend->drop_headers[i];
+  const char *rest = d->url + d->route.rest, *q = d->path_len < d->url_len ? d->url + d->path_len + 1 : "";
+  size_t rest_len = d->path_len - d->route.rest, qlen = d->path_len < d->url_len ? d->url_len - d->path_len - 1 : 0;
+  if (ov && ov->rest) rest = ov->rest, rest_len = strlen(ov->rest);
+  if (ov && ov->query) q = ov->query, qlen = strlen(ov->query);
   pt_buf_t target = {0};
-  const char *q = plen < ulen ? url + plen + 1 : "";
-  int rc = compose_target(&target, d, url + d->route.rest, plen - d->route.rest, q,
-                          plen < ulen ? ulen - plen - 1 : 0, key->in_query ? api->sub_key_query : NULL);
+  int rc = compose_target(&target, d, rest, rest_len, q, qlen, d->key_in_query ? api->sub_key_query : NULL);
+  int64_t length = ov ? ov->body_length : -1;
   pt_forward_t f = {
-      .method = in->method,
+      .method = ov && ov->method ? ov->method : in->method,
       .target = target.base, .target_len = target.len,
       .authority = d->origin->authority,
-      .via = via,
+      .via = g->via,
       .client_ip = in->client_ip,
       .proto = "http",
-      .chunked = in->chunked,
+      .chunked = in->chunked && length < 0,
+      .replace_length = length >= 0,
+      .body_length = length >= 0 ? (uint64_t)length : 0,
       .drop = drop, .ndrop = ndrop,
       .extra = d->backend ? d->backend->header_block : NULL,
   };
-  if (!rc) rc = pt_http_forward_request_head(&d->head, in->headers, &f);
+  if (!rc) rc = pt_http_forward_request_head(&d->head, ov && ov->headers ? ov->headers : in->headers, &f);
   pt_buf_free(&target);
   return rc;
 }
 
-int pt_dispatch(const pt_generation_t *g, const pt_dispatch_in_t *in, pt_dispatch_t *d) {
+int pt_dispatch_route(const pt_generation_t *g, const pt_dispatch_in_t *in, pt_dispatch_t *d) {
   memset(d, 0, sizeof *d);
   int status;
   const char *why = check_head(g, in, &status);
@@ -144,17 +159,28 @@ int pt_dispatch(const pt_generation_t *g, const pt_dispatch_in_t *in, pt_dispatc
   const char *qm = memchr(url, '?', ulen);
   size_t plen = qm ? (size_t)(qm - url) : ulen;
   if (has_dot_segment(url, plen)) return refuse(d, 400, "InvalidRequest", "Dot segments are not allowed in the path");
+  d->url = url, d->url_len = ulen, d->path_len = plen;
 
   pt_route_request_t rq = {in->method, url, plen, qm ? qm + 1 : "", qm ? ulen - plen - 1 : 0, in->headers};
-  int rc = pt_router_match(&g->router, &rq, &d->route);
-  if (rc != PT_ROUTE_OK) return refuse(d, 404, "OperationNotFound", "Resource not found");
+  if (pt_router_match(&g->router, &rq, &d->route) != PT_ROUTE_OK)
+    return refuse(d, 404, "OperationNotFound", "Resource not found");
 
   pt_sub_key_t key;
   pt_subscription_find_key(d->route.api, in->headers, rq.query, rq.query_len, &key);
+  d->key_header = key.header >= 0;
+  d->key_in_query = key.in_query;
   pt_sub_result_t sub = pt_subscription_check(g, d->route.api, &key, &d->subscription);
   if (sub == PT_SUB_MISSING) return refuse(d, 401, "SubscriptionKeyNotFound", pt_sub_missing_message);
   if (sub == PT_SUB_INVALID) return refuse(d, 401, "SubscriptionKeyInvalid", pt_sub_invalid_message);
+  return 0;
+}
 
-  if (choose_backend(g, d) < 0) return 0;
-  return compose_head(in, d, url, ulen, plen, &key, g->via);
+int pt_dispatch(const pt_generation_t *g, const pt_dispatch_in_t *in, pt_dispatch_t *d) {
+  int rc = pt_dispatch_route(g, in, d);
+  return rc || d->status ? rc : pt_dispatch_forward(g, in, d, NULL);
+}
+
+void pt_dispatch_free(pt_dispatch_t *d) {
+  pt_url_free(&d->base_url);
+  pt_buf_free(&d->head);
 }

@@ -19,6 +19,17 @@ typedef struct pt_dispatch_in_s {
   int has_length; uint64_t content_length;
 } pt_dispatch_in_t;
 
+/* What policies changed (lbridge's forward step); NULL fields keep the original. */
+typedef struct pt_forward_override_s {
+  const char *method;
+  const char *backend_id;        /* set-backend-service backend-id */
+  const char *base_url;          /* set-backend-service base-url */
+  const char *rest;              /* path relative to the service URL (rewrite-uri) */
+  const char *query;             /* without '?' */
+  const pt_headers_t *headers;   /* the whole header list */
+  int64_t body_length;           /* >= 0: the gateway sends a body of this length */
+} pt_forward_override_t;
+
 typedef struct pt_dispatch_s {
   /* Refused: status != 0 with APIM's reason and the client message. */
   int status;
@@ -28,10 +39,22 @@ typedef struct pt_dispatch_s {
   const pt_subscription_cfg_t *subscription;
   pt_backend_rt_t *backend;  /* the Single backend called (a pool member), or NULL for serviceUrl */
   const pt_url_t *origin;
-  pt_buf_t head;             /* the upstream request head; the caller owns it */
+  pt_url_t base_url;         /* parsed set-backend-service base-url, owned */
+  pt_buf_t head;             /* the upstream request head; the caller takes it */
+  /* where the pieces of the target are, after route: */
+  const char *url; size_t url_len, path_len;
+  int key_header, key_in_query; /* the subscription key came in a header / the query */
 } pt_dispatch_t;
 
-/* Fills d. Returns 0 (look at d->status) or UV_ENOMEM. */
+/* Validates, routes and checks the subscription. Returns 0 (look at
+ * d->status: a refusal) or UV_ENOMEM. */
+int pt_dispatch_route(const pt_generation_t *g, const pt_dispatch_in_t *in, pt_dispatch_t *d);
+/* Chooses the backend and composes the upstream head, with what policies
+ * changed (ov may be NULL). Returns 0 (look at d->status) or UV_ENOMEM. */
+int pt_dispatch_forward(const pt_generation_t *g, const pt_dispatch_in_t *in, pt_dispatch_t *d,
+                        const pt_forward_override_t *ov);
+/* Both at once, for requests without policies. */
 int pt_dispatch(const pt_generation_t *g, const pt_dispatch_in_t *in, pt_dispatch_t *d);
+void pt_dispatch_free(pt_dispatch_t *d);
 
 #endif

@@ -27,15 +27,27 @@ struct pt_gateway_s {
 
 const char *pt_version(void) { return PORTICO_VERSION; }
 
+/* Loads the file and compiles its policies; NULL (errors in d) when unusable. */
+static pt_generation_t *build(const char *path, uint64_t number, pt_diag_t *d) {
+  pt_config_t *c = pt_config_load(path, d);
+  pt_generation_t *g = c ? pt_generation_build(c, number) : NULL;
+  if (g && pt_generation_check_policies(g, d) < 0) {
+    pt_generation_unref(g);
+    g = NULL;
+  }
+  return g;
+}
+
 int pt_check(const char *config_path, FILE *out) {
   pt_diag_t d = {0};
-  pt_config_t *c = pt_config_load(config_path, &d);
+  pt_generation_t *g = build(config_path, 0, &d);
   pt_diag_print(&d, out);
-  int errors = d.errors;
-  if (c) {
+  int errors = d.errors ? d.errors : !g;
+  if (g) {
+    const pt_config_t *c = g->config;
     fprintf(out, "%s: OK: %d API(s), %d backend(s), listening on %d address(es)\n", config_path,
             c->napis, c->nbackends, c->nlisten);
-    pt_config_free(c);
+    pt_generation_unref(g);
   }
   pt_diag_free(&d);
   return errors;
@@ -58,15 +70,15 @@ pt_generation_t *pt__gateway_current(pt_gateway_t *gw) {
 
 static int publish(pt_gateway_t *gw, FILE *errors) {
   pt_diag_t d = {0};
-  pt_config_t *c = pt_config_load(gw->config_path, &d);
+  pt_generation_t *g = build(gw->config_path, gw->generations + 1, &d);
   pt_diag_print(&d, errors);
   pt_diag_free(&d);
-  if (!c) return -1;
-  uv_mutex_lock(&gw->lock);
-  pt_generation_t *g = pt_generation_build(c, ++gw->generations), *old = gw->current;
-  if (g) gw->current = g;
-  uv_mutex_unlock(&gw->lock);
   if (!g) return -1;
+  uv_mutex_lock(&gw->lock);
+  pt_generation_t *old = gw->current;
+  gw->current = g;
+  gw->generations++;
+  uv_mutex_unlock(&gw->lock);
   if (old) pt_generation_unref(old); /* in-flight requests hold their own references */
   return 0;
 }

@@ -161,8 +161,14 @@ int pt_http_forward_request_head(pt_buf_t *out, const pt_headers_t *h, const pt_
   }
   if (!rc) rc = append_line(out, "Host: ", f->authority, strlen(f->authority));
   for (int i = 0; i < h->count && !rc; i++)
-    if (!pt_headers_hop_by_hop(h, i) && !replaced_on_request(h, i) && !dropped(h, i, f))
+    if (!pt_headers_hop_by_hop(h, i) && !replaced_on_request(h, i) && !dropped(h, i, f) &&
+        !(f->replace_length && pt_header_is(h, i, "content-length")))
       rc = append_header(out, h, i);
+  if (!rc && f->replace_length) {
+    rc = pt_buf_appends(out, "Content-Length: ");
+    if (!rc) rc = pt_buf_dec(out, f->body_length);
+    if (!rc) rc = pt_buf_append(out, "\r\n", 2);
+  }
   if (!rc && f->extra) rc = pt_buf_appends(out, f->extra);
   if (rc) return rc;
   int host = pt_headers_find(h, "host", 0);
@@ -194,6 +200,25 @@ int pt_http_forward_response_head(pt_buf_t *out, int minor, int status, const pt
   if (!rc && !keep_alive) rc = pt_buf_appends(out, "Connection: close\r\n");
   if (!rc && keep_alive && !minor) rc = pt_buf_appends(out, "Connection: keep-alive\r\n");
   if (!rc) rc = pt_buf_appends(out, "\r\n");
+  return rc;
+}
+
+int pt_http_policy_response_head(pt_buf_t *out, int minor, int status, const char *reason,
+                                 const pt_headers_t *h, const char *via, uint64_t body_len, int keep_alive) {
+  int rc = pt_buf_appends(out, minor ? "HTTP/1.1 " : "HTTP/1.0 ");
+  if (!rc) rc = pt_buf_dec(out, (uint64_t)status);
+  if (!rc) rc = pt_buf_append(out, " ", 1);
+  if (!rc) rc = pt_buf_appends(out, reason && *reason ? reason : pt_http_status_text(status));
+  if (!rc) rc = pt_buf_append(out, "\r\n", 2);
+  for (int i = 0; i < h->count && !rc; i++)
+    if (!pt_headers_hop_by_hop(h, i) && !pt_header_is(h, i, "content-length")) rc = append_header(out, h, i);
+  if (!rc) rc = append_line(out, "Via: ", via, strlen(via));
+  if (!rc) rc = pt_buf_appends(out, "Content-Length: ");
+  if (!rc) rc = pt_buf_dec(out, body_len);
+  if (!rc) rc = pt_buf_append(out, "\r\n", 2);
+  if (!rc && !keep_alive) rc = pt_buf_appends(out, "Connection: close\r\n");
+  if (!rc && keep_alive && !minor) rc = pt_buf_appends(out, "Connection: keep-alive\r\n");
+  if (!rc) rc = pt_buf_append(out, "\r\n", 2);
   return rc;
 }
 

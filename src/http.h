@@ -53,6 +53,8 @@ typedef struct pt_forward_s {
   int chunked;                           /* body is re-framed as chunked */
   const char *const *drop; int ndrop;    /* client headers not to pass on (subscription key, replaced credentials) */
   const char *extra;                     /* header lines the gateway adds (backend credentials), or NULL */
+  int replace_length;                    /* the gateway sends a body of body_length (set by policy) */
+  uint64_t body_length;
 } pt_forward_t;
 
 /* Writes the request head sent upstream: request line, the client's end-to-end
@@ -67,5 +69,9 @@ typedef enum { PT_FRAME_LENGTH, PT_FRAME_CHUNKED, PT_FRAME_CLOSE, PT_FRAME_NONE 
  * plus Via and the framing/connection headers the gateway chose. */
 int pt_http_forward_response_head(pt_buf_t *out, int minor, int status, const pt_headers_t *h,
                                   const char *via, pt_framing_t framing, int keep_alive);
+/* A whole response made by policies: its headers, a Content-Length of
+ * body_len (replacing any), Via and the connection header. */
+int pt_http_policy_response_head(pt_buf_t *out, int minor, int status, const char *reason,
+                                 const pt_headers_t *h, const char *via, uint64_t body_len, int keep_alive);
 
 #endif

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lbridge.h"
+
 pt_backend_rt_t *pt_registry_backend(const pt_generation_t *g, const char *id) {
   return pt_strmap_get(&g->backend_by_id, id, strlen(id));
 }
@@ -34,6 +36,23 @@ static int build_subscriptions(pt_generation_t *g) {
   return 0;
 }
 
+static int has_policies(const pt_config_t *c) {
+  int any = c->policy_file != NULL;
+  for (int i = 0; i < c->nproducts; i++) any |= c->products[i].policy_file != NULL;
+  for (int i = 0; i < c->napis; i++) {
+    any |= c->apis[i].policy_file != NULL;
+    for (int k = 0; k < c->apis[i].noperations; k++) any |= c->apis[i].operations[k].policy_file != NULL;
+  }
+  return any;
+}
+
+int pt_generation_check_policies(const pt_generation_t *g, pt_diag_t *d) {
+  if (!g->has_policies) return 0;
+  pt_lua_t *probe = pt_lua_new(g, d);
+  pt_lua_free(probe);
+  return probe ? 0 : -1;
+}
+
 pt_generation_t *pt_generation_build(pt_config_t *c, uint64_t number) {
   pt_generation_t *g = calloc(1, sizeof *g);
   if (!g) {
@@ -44,7 +63,10 @@ pt_generation_t *pt_generation_build(pt_config_t *c, uint64_t number) {
   g->number = number;
   g->config = c;
   snprintf(g->via, sizeof g->via, "1.1 %s", c->id);
-  if (pt_router_build(&g->router, c) || build_backends(g) || build_subscriptions(g)) {
+  g->has_policies = has_policies(c);
+  g->nlua = c->workers;
+  g->lua = calloc((size_t)c->workers, sizeof *g->lua);
+  if (!g->lua || pt_router_build(&g->router, c) || build_backends(g) || build_subscriptions(g)) {
     pt_generation_unref(g);
     return NULL;
   }
@@ -53,6 +75,8 @@ pt_generation_t *pt_generation_build(pt_config_t *c, uint64_t number) {
 
 void pt_generation_unref(pt_generation_t *g) {
   if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 1) return;
+  for (int i = 0; g->lua && i < g->nlua; i++) pt_lua_free(g->lua[i]);
+  free(g->lua);
   pt_router_free(&g->router);
   for (int i = 0; g->backends && i < g->config->nbackends; i++) pt_backend_rt_free(&g->backends[i]);
   free(g->backends);

@@ -23,6 +23,9 @@ typedef struct pt_generation_s {
   pt_strmap_t backend_by_id;
   pt_strmap_t subscription_by_key; /* primary and secondary keys -> pt_subscription_cfg_t */
   char via[96];                  /* "1.1 <gateway id>" */
+  int has_policies;              /* some scope has a policy document */
+  struct pt_lua_s **lua;         /* per worker, created by that worker on first use */
+  int nlua;
 } pt_generation_t;
 
 /* Takes ownership of c. Returns NULL on allocation failure (c is freed). */
@@ -34,5 +37,7 @@ static inline pt_generation_t *pt_generation_ref(pt_generation_t *g) {
 void pt_generation_unref(pt_generation_t *g);
 
 pt_backend_rt_t *pt_registry_backend(const pt_generation_t *g, const char *id);
+/* Compiles every policy in a scratch Lua state: errors go to d. Returns 0 or -1. */
+int pt_generation_check_policies(const pt_generation_t *g, pt_diag_t *d);
 
 #endif

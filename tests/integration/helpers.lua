@@ -992,4 +992,84 @@ function M.pattern(n)
   return block:rep(n // 16) .. block:sub(1, n % 16)
 end
 
+---------------------------------------------------------------------------
+-- registry specs (11-14): hand-written configs, backends on a given port,
+-- one-shot requests, APIM error bodies
+---------------------------------------------------------------------------
+
+-- The `gateway:` section exactly as M.config writes it (same opts: id, port,
+-- workers, limits, timeouts, pool, accessLog), for specs that write the rest
+-- of the YAML (namedValues, backends, apis, products, ...) themselves.
+function M.gateway_yaml(opts)
+  opts = opts or {}
+  return table.concat({
+    "gateway:",
+    "  id: " .. (opts.id or "edge-1"),
+    "  hostnames: [localhost]",
+    '  listen: ["127.0.0.1:' .. (opts.port or "{{PORT}}") .. '"]',
+    "  workers: " .. (opts.workers or 1),
+    "  limits: " .. flow_map(merge(M.default_limits, opts.limits)),
+    "  timeouts: " .. flow_map(merge(M.default_timeouts, opts.timeouts)),
+    "  pool: " .. flow_map(merge(M.default_pool, opts.pool)),
+    "  accessLog: " .. (opts.accessLog or "stdout"),
+  }, "\n") .. "\n"
+end
+
+-- Starts a pt-test-backend on a given port (to bring a killed backend back on
+-- the port the gateway knows); same object as M.start_backend returns.
+function M.start_backend_at(port, opts)
+  opts = opts or {}
+  local bin = opts.bin or M.backend_bin
+  local name = opts.name or "backend"
+  local p = spawn("backend-" .. name, { bin, "--port", tostring(port), "--name", name })
+  local ok = M.wait_for(function()
+    return p:stdout():match("listening (%d+)") == tostring(port) or not p:alive()
+  end, 10, 0.01)
+  if not ok or not p:alive() then
+    p:kill()
+    error(("pt-test-backend could not listen on %d; stderr:\n%s"):format(port, p:stderr()))
+  end
+  local b = { proc = p, pid = p.pid, port = port, name = name, url = "http://127.0.0.1:" .. port }
+  function b.stop() p:kill() end
+  function b.stats()
+    local c = M.connect(port)
+    c:send("GET /__backend/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    local r = assert(c:read_response())
+    c:close()
+    return M.json_decode(r.body)
+  end
+  return b
+end
+
+-- Starts any program in the background under the process registry (killed by
+-- M.cleanup); returns the process object (pid, alive, kill, stdout, ...).
+function M.spawn(prefix, argv, env)
+  return spawn(prefix, argv, env)
+end
+
+-- One request on a fresh connection to `port`; returns the response.
+function M.fetch(port, t, opts)
+  local c = M.must_connect(port)
+  local r = c:request(t, opts)
+  c:close()
+  return r
+end
+
+-- Asserts an APIM error response: status, JSON body {"statusCode": status,
+-- "message": ...} (message compared exactly when given), JSON content type.
+function M.assert_apim_error(r, status, message)
+  assert.are.equal(status, r.status, "status; response:\n" .. M.show(r.raw_head .. (r.body or "")))
+  local ok, v = pcall(M.json_decode, r.body)
+  assert.is_true(ok and type(v) == "table", "error body is not a JSON object: " .. M.show(r.body))
+  assert.are.equal(status, v.statusCode, "statusCode in " .. r.body)
+  if message then
+    assert.are.equal(message, v.message, "message in " .. r.body)
+  else
+    assert.is_true(type(v.message) == "string" and #v.message > 0, "no message in " .. r.body)
+  end
+  assert.is_truthy((r:header("Content-Type") or ""):find("application/json", 1, true),
+    "Content-Type: " .. tostring(r:header("Content-Type")))
+  return v
+end
+
 return M

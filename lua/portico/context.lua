@@ -1,0 +1,749 @@
+-- context.lua - the per-request state and APIM's `context` object model.
+--
+-- Owns: one table per request (`ctx`) holding the message being built (request,
+-- response), variables and the error state, and the object model that policy
+-- expressions read (`context.Request.Headers`, `context.Variables`, ...).
+--
+-- Two faces on the same state, told apart by case:
+--   * PascalCase members are APIM's model, read by C# expressions through
+--     csharp.lua (`rt.get(obj, "Name")` reads obj.Name, `rt.call(obj, "M", ...)`
+--     calls obj.M(obj, ...)); dictionaries (Headers, Query, Variables,
+--     MatchedParameters) are separate read-only views.
+--   * lowercase fields and methods are the Lua API used by policies/*.lua, user
+--     policy modules and Lua policy documents: `ctx.request.headers:set(n, v)`,
+--     `ctx.variables[name] = v`, `ctx.response:set_status(404)`.
+--
+-- Does not own: running sections (pipeline.lua), the C# runtime (csharp.lua),
+-- parsing bodies as JSON (csharp.lua's JObject).
+
+local byte, char, find, format, gsub, lower, sub, upper, match =
+  string.byte, string.char, string.find, string.format, string.gsub, string.lower,
+  string.sub, string.upper, string.match
+local concat, tonumber, tostring, type, setmetatable, rawget, pairs, error =
+  table.concat, tonumber, tostring, type, setmetatable, rawget, pairs, error
+
+local M = {}
+
+------------------------------------------------------------------------------
+-- errors policies raise (turned into on-error by pipeline.lua)
+
+local Failure = {}
+Failure.__index = Failure
+Failure.__tostring = function(e) return (e.reason or "Error") .. ": " .. (e.message or "") end
+M.Failure = Failure
+
+-- Raises an APIM error: `reason` (LastError.Reason), `message`, the status the
+-- client gets without on-error (default 500), and `source` (default: the
+-- policy that is running).
+function M.fail(reason, message, status, source, client_message)
+  error(setmetatable({ reason = reason, message = message, status = status or 500,
+    source = source, client_message = client_message }, Failure), 0)
+end
+
+function M.is_failure(e)
+  return getmetatable(e) == Failure
+end
+
+------------------------------------------------------------------------------
+-- URL pieces
+
+local function url_decode(s)
+  if not find(s, "[%%+]") then return s end
+  s = gsub(s, "+", " ")
+  return (gsub(s, "%%(%x%x)", function(h) return char(tonumber(h, 16)) end))
+end
+M.url_decode = url_decode
+
+local function url_encode(s)
+  return (gsub(s, "[^%w%-%._~]", function(c) return format("%%%02X", byte(c)) end))
+end
+M.url_encode = url_encode
+
+local DEFAULT_PORT = { http = 80, https = 443 }
+
+-- "http://h:8080/base" -> { scheme, host, port, path }; parsed once per string.
+local parsed_urls = setmetatable({}, { __mode = "k" })
+local url_cache = {}
+local url_cache_n = 0
+local function parse_url(url)
+  local u = url_cache[url]
+  if u then return u end
+  local scheme, rest = match(url, "^(%a[%w+.-]*)://(.*)$")
+  if not scheme then return nil end
+  local authority, path = match(rest, "^([^/?#]*)(.*)$")
+  path = match(path, "^[^?#]*") or ""
+  local host, port = match(authority, "^%[(.-)%]:?(%d*)$")
+  if host then host = "[" .. host .. "]" else
+    host, port = match(authority, "^([^:]*):?(%d*)$")
+  end
+  scheme = lower(scheme)
+  u = { scheme = scheme, host = host or authority, path = path,
+    port = tonumber(port) or DEFAULT_PORT[scheme] or 80 }
+  -- the set of base URLs is small (backends, literals); expression-made ones
+  -- could grow it without bound, so start over past a size
+  if url_cache_n > 1024 then url_cache, url_cache_n = {}, 0 end
+  url_cache[url] = u
+  url_cache_n = url_cache_n + 1
+  return u
+end
+M.parse_url = parse_url
+local _ = parsed_urls
+
+-- base path + relative path, with exactly one slash between them
+local function join_path(base, rel)
+  if rel == nil or rel == "" then return base ~= "" and base or "/" end
+  if base == "" or base == "/" then
+    return byte(rel, 1) == 47 and rel or "/" .. rel
+  end
+  local b_slash = byte(base, -1) == 47
+  local r_slash = byte(rel, 1) == 47
+  if b_slash and r_slash then return base .. sub(rel, 2) end
+  if b_slash or r_slash then return base .. rel end
+  return base .. "/" .. rel
+end
+M.join_path = join_path
+
+------------------------------------------------------------------------------
+-- Headers: an ordered list of { name, value } pairs, duplicates kept;
+-- names compare without case.
+
+local Headers = {}
+Headers.__index = Headers
+M.Headers = Headers
+
+-- Headers whose values may hold commas or dates: several values stay several
+-- lines instead of one comma-joined line (APIM's set-header rule).
+local SEPARATE = {
+  ["user-agent"] = true, ["www-authenticate"] = true, ["proxy-authenticate"] = true,
+  ["cookie"] = true, ["set-cookie"] = true, ["warning"] = true, ["date"] = true,
+  ["expires"] = true, ["if-modified-since"] = true, ["if-unmodified-since"] = true,
+  ["last-modified"] = true, ["retry-after"] = true,
+}
+M.SEPARATE_HEADERS = SEPARATE
+
+function M.headers(list)
+  return setmetatable({ list = list or {}, dirty = false }, Headers)
+end
+
+-- All values of `name` (an array, empty when absent).
+function Headers:values(name)
+  local l, out, n = lower(name), {}, 0
+  local list = self.list
+  for i = 1, #list do
+    local h = list[i]
+    if lower(h[1]) == l then n = n + 1; out[n] = h[2] end
+  end
+  return out
+end
+
+-- The value of `name`, several lines joined with ",", or nil when absent.
+function Headers:get(name)
+  local l, first, rest = lower(name), nil, nil
+  local list = self.list
+  for i = 1, #list do
+    local h = list[i]
+    if lower(h[1]) == l then
+      if first == nil then first = h[2]
+      else rest = rest or { first }; rest[#rest + 1] = h[2] end
+    end
+  end
+  if rest then return concat(rest, ",") end
+  return first
+end
+
+function Headers:has(name)
+  local l, list = lower(name), self.list
+  for i = 1, #list do
+    if lower(list[i][1]) == l then return true end
+  end
+  return false
+end
+
+function Headers:remove(name)
+  local l, list, j = lower(name), self.list, 0
+  local n = #list
+  for i = 1, n do
+    local h = list[i]
+    list[i] = nil
+    if lower(h[1]) ~= l then j = j + 1; list[j] = h end
+  end
+  self.dirty = true
+end
+
+-- Replaces every line of `name` with `value` (a string or an array of
+-- strings); an array becomes one comma-joined line, or several lines for
+-- the SEPARATE headers.
+function Headers:set(name, value)
+  self:remove(name)
+  self:add(name, value)
+end
+
+-- Adds `value` (string or array) to `name`: joined to the existing line with
+-- "," unless the header keeps separate lines.
+function Headers:add(name, value)
+  local list = self.list
+  local l = lower(name)
+  if type(value) == "table" then
+    if #value == 0 then return end
+    if SEPARATE[l] then
+      for i = 1, #value do list[#list + 1] = { name, tostring(value[i]) } end
+      self.dirty = true
+      return
+    end
+    value = concat(value, ",")
+  end
+  value = tostring(value)
+  if not SEPARATE[l] then
+    for i = #list, 1, -1 do
+      local h = list[i]
+      if lower(h[1]) == l then
+        h[2] = h[2] .. "," .. value
+        self.dirty = true
+        return
+      end
+    end
+  end
+  list[#list + 1] = { name, value }
+  self.dirty = true
+end
+
+-- The distinct names, in first-seen order, with their values (for views).
+function Headers:names()
+  local seen, out = {}, {}
+  local list = self.list
+  for i = 1, #list do
+    local l = lower(list[i][1])
+    if not seen[l] then seen[l] = true; out[#out + 1] = list[i][1] end
+  end
+  return out
+end
+
+------------------------------------------------------------------------------
+-- Query parameters: ordered { name, value } (decoded) with the raw text kept,
+-- so parameters no policy touched are forwarded byte for byte.
+
+local Query = {}
+Query.__index = Query
+M.Query = Query
+
+function M.query(raw)
+  local q = setmetatable({ list = {}, raw = raw or "", dirty = false }, Query)
+  if raw and raw ~= "" then
+    local list = q.list
+    for piece in (raw .. "&"):gmatch("([^&]*)&") do
+      if piece ~= "" then
+        local k, v = match(piece, "^([^=]*)=(.*)$")
+        if not k then k, v = piece, "" end
+        list[#list + 1] = { url_decode(k), url_decode(v), piece }
+      end
+    end
+  end
+  return q
+end
+
+function Query:values(name)
+  local out, list = {}, self.list
+  for i = 1, #list do
+    if list[i][1] == name then out[#out + 1] = list[i][2] end
+  end
+  return out
+end
+
+function Query:get(name)
+  local v = self:values(name)
+  if #v == 0 then return nil end
+  return concat(v, ",")
+end
+
+function Query:has(name)
+  local list = self.list
+  for i = 1, #list do
+    if list[i][1] == name then return true end
+  end
+  return false
+end
+
+function Query:remove(name)
+  local list, j, n = self.list, 0, #self.list
+  for i = 1, n do
+    local p = list[i]
+    list[i] = nil
+    if p[1] ~= name then j = j + 1; list[j] = p end
+  end
+  self.dirty = true
+end
+
+function Query:add(name, value)
+  local list = self.list
+  if type(value) == "table" then
+    for i = 1, #value do list[#list + 1] = { name, tostring(value[i]) } end
+  else
+    list[#list + 1] = { name, tostring(value) }
+  end
+  self.dirty = true
+end
+
+function Query:set(name, value)
+  self:remove(name)
+  self:add(name, value)
+end
+
+function Query:names()
+  local seen, out, list = {}, {}, self.list
+  for i = 1, #list do
+    local n = list[i][1]
+    if not seen[n] then seen[n] = true; out[#out + 1] = n end
+  end
+  return out
+end
+
+-- The query string without '?' (raw when nothing changed).
+function Query:encode()
+  if not self.dirty then return self.raw end
+  local out, list = {}, self.list
+  for i = 1, #list do
+    local p = list[i]
+    out[i] = p[3] or (url_encode(p[1]) .. "=" .. url_encode(p[2]))
+  end
+  return concat(out, "&")
+end
+
+------------------------------------------------------------------------------
+-- Body: text that may be read once (APIM's As<T>() consumes the body unless
+-- preserveContent is true), or a streamed body C did not buffer.
+
+local Body = {}
+M.Body = Body
+local body_mt = {}
+
+function M.body(text, streamed, which)
+  return setmetatable({ text = text, streamed = streamed or false, consumed = false,
+    which = which or "request" }, body_mt)
+end
+
+function Body:read(preserve)
+  if self.consumed then
+    M.fail("ExpressionValueEvaluationFailure", "the " .. self.which .. " body was already read "
+      .. "without preserveContent: true (read it with As<T>(preserveContent: true) to read it again)")
+  end
+  local text = self.text
+  if text == nil then
+    if self.streamed then
+      M.fail("ExpressionValueEvaluationFailure", "the " .. self.which .. " body was not buffered")
+    end
+    text = ""
+  end
+  if not preserve then self.consumed = true end
+  return text
+end
+
+-- APIM's As<T>(preserveContent): string, JObject, JArray, JToken via the
+-- runtime's JSON types (M.runtime, set by the engine to csharp.lua).
+local AS = {}
+function AS.string(text) return text end
+local function as_json(text, what)
+  local rt = M.runtime
+  local parse = rt and (rt.json_parse or rt.parse_json)
+  if not parse then
+    M.fail("ExpressionValueEvaluationFailure", "As<" .. what .. ">: no JSON support in this runtime")
+  end
+  local ok, v = pcall(parse, text, what)
+  if not ok then
+    M.fail("ExpressionValueEvaluationFailure", "body is not valid JSON for As<" .. what .. ">: "
+      .. tostring(v))
+  end
+  return v
+end
+AS.JObject = as_json
+AS.JArray = as_json
+AS.JToken = as_json
+
+local as_methods = {}
+for t, conv in pairs(AS) do
+  as_methods["As<" .. t .. ">"] = function(self, preserve)
+    return conv(self:read(preserve == true), t)
+  end
+end
+
+body_mt.__index = function(self, k)
+  local m = Body[k] or as_methods[k]
+  if m then return m end
+  return nil
+end
+
+------------------------------------------------------------------------------
+-- Url: the view of a URL APIM gives (Scheme, Host, Port, Path, Query,
+-- QueryString, ToString()).
+
+local Url = {}
+local url_props = {}
+local url_mt = { __index = function(self, k)
+  local m = Url[k]
+  if m then return m end
+  local p = url_props[k]
+  if p then return p(self) end
+  return nil
+end }
+M.Url = Url
+
+-- `get` returns scheme, host, port, path, query (raw, without '?'), and, if
+-- available, a Query object; evaluated on each read so the view follows the
+-- request as policies change it.
+function M.url(get)
+  return setmetatable({ get = get }, url_mt)
+end
+
+function url_props.Scheme(self) local s = self.get(); return s end
+function url_props.Host(self) local _, h = self.get(); return h end
+function url_props.Port(self) local _, _, p = self.get(); return p end
+function url_props.Path(self) local _, _, _, p = self.get(); return p end
+function url_props.QueryString(self)
+  local _, _, _, _, q = self.get()
+  if q == nil or q == "" then return "" end
+  return "?" .. q
+end
+function url_props.Query(self)
+  local _, _, _, _, raw, qobj = self.get()
+  return M.query_view(qobj or M.query(raw))
+end
+
+local function url_string(self)
+  local scheme, host, port, path, q = self.get()
+  local s = scheme .. "://" .. host
+  if port and port ~= DEFAULT_PORT[scheme] then s = s .. ":" .. port end
+  s = s .. path
+  if q and q ~= "" then s = s .. "?" .. q end
+  return s
+end
+Url.ToString = url_string
+Url.ToUri = url_string
+url_mt.__tostring = url_string
+
+------------------------------------------------------------------------------
+-- dictionary views (read-only): filled in by views_for(rt) below
+
+function M.query_view(q) return M.view("query", q) end
+
+------------------------------------------------------------------------------
+-- Request
+
+local Request = {}
+M.Request = Request
+local request_props = {}
+local request_mt = { __index = function(self, k)
+  local m = Request[k]
+  if m then return m end
+  local p = request_props[k]
+  if p then return p(self) end
+  return nil
+end }
+
+function Request:set_method(m) self.method = upper(m) end
+
+-- The backend: a base URL, or a backend id; `rank` is the scope rank of the
+-- policy that chose it (set-backend-service's inheritance rule needs it).
+function Request:set_backend_url(url, rank)
+  self.base_url, self.backend_id, self.backend_rank = url, nil, rank
+end
+function Request:set_backend_id(id, rank)
+  self.backend_id, self.base_url, self.backend_rank = id, nil, rank
+end
+
+-- The path relative to the backend's base URL.
+function Request:set_path(p) self.path = p end
+
+-- The Query object (parsed on first use).
+function Request:query()
+  local q = self.query_obj
+  if not q then
+    q = M.query(self.query_raw)
+    self.query_obj = q
+  end
+  return q
+end
+
+function Request:query_string()
+  local q = self.query_obj
+  if q then return q:encode() end
+  return self.query_raw
+end
+
+function Request:set_body(text)
+  self.body = M.body(text, false, "request")
+  self.body_set = true
+end
+
+-- The base URL currently in effect (backend ids resolved through the spec).
+function Request:base()
+  local id = self.backend_id
+  if id then
+    local b = self.ctx.backends[id]
+    return b and b.url or ("http://" .. id)
+  end
+  return self.base_url or ""
+end
+
+function Request:url_parts()
+  local base = self:base()
+  local u = parse_url(base) or { scheme = "http", host = "", port = 80, path = "" }
+  return u.scheme, u.host, u.port, join_path(u.path, self.path), self:query_string(), self.query_obj
+end
+
+function request_props.Method(self) return self.method end
+function request_props.Url(self)
+  return M.url(function() return self:url_parts() end)
+end
+function request_props.OriginalUrl(self)
+  local o = self.ctx.req.url or {}
+  local scheme = o.scheme or "http"
+  local u = { scheme, o.host or "", o.port or DEFAULT_PORT[scheme], o.path or "/", o.query or "" }
+  return M.url(function() return u[1], u[2], u[3], u[4], u[5] end)
+end
+function request_props.OriginalMethod(self) return self.ctx.req.method end
+function request_props.Headers(self) return M.view("headers", self.headers) end
+function request_props.IpAddress(self) return self.ctx.req.ip end
+function request_props.MatchedParameters(self)
+  return M.view("dict", self.ctx.req.matched or {})
+end
+function request_props.Body(self)
+  local b = self.body
+  if b.text == "" and not self.body_set then return nil end
+  if b.text == nil and not b.streamed then return nil end
+  return b
+end
+function request_props.HasBody(self) return request_props.Body(self) ~= nil end
+function request_props.Certificate() return nil end
+
+------------------------------------------------------------------------------
+-- Response
+
+local Response = {}
+M.Response = Response
+local response_props = {}
+local response_mt = { __index = function(self, k)
+  local m = Response[k]
+  if m then return m end
+  local p = response_props[k]
+  if p then return p(self) end
+  return nil
+end }
+
+local REASONS = {
+  [100] = "Continue", [101] = "Switching Protocols", [200] = "OK", [201] = "Created",
+  [202] = "Accepted", [203] = "Non-Authoritative Information", [204] = "No Content",
+  [205] = "Reset Content", [206] = "Partial Content", [300] = "Multiple Choices",
+  [301] = "Moved Permanently", [302] = "Found", [303] = "See Other", [304] = "Not Modified",
+  [307] = "Temporary Redirect", [308] = "Permanent Redirect", [400] = "Bad Request",
+  [401] = "Unauthorized", [402] = "Payment Required", [403] = "Forbidden", [404] = "Not Found",
+  [405] = "Method Not Allowed", [406] = "Not Acceptable", [408] = "Request Timeout",
+  [409] = "Conflict", [410] = "Gone", [411] = "Length Required", [412] = "Precondition Failed",
+  [413] = "Payload Too Large", [414] = "URI Too Long", [415] = "Unsupported Media Type",
+  [422] = "Unprocessable Entity", [429] = "Too Many Requests", [431] = "Request Header Fields Too Large",
+  [500] = "Internal Server Error", [501] = "Not Implemented", [502] = "Bad Gateway",
+  [503] = "Service Unavailable", [504] = "Gateway Timeout", [508] = "Loop Detected",
+}
+M.REASONS = REASONS
+
+-- A response: status, reason, header list, body text (nil + streamed: the
+-- backend's body passes through unread).
+function M.response(status, reason, headers, body, streamed)
+  status = status or 200
+  return setmetatable({
+    status = status, reason = reason or REASONS[status] or "",
+    headers = M.headers(headers or {}),
+    body = M.body(body, streamed, "response"),
+  }, response_mt)
+end
+
+function Response:set_status(code, reason)
+  self.status = code
+  self.reason = reason or REASONS[code] or ""
+end
+
+function Response:set_body(text)
+  self.body = M.body(text, false, "response")
+end
+
+function response_props.StatusCode(self) return self.status end
+function response_props.StatusReason(self) return self.reason end
+function response_props.Headers(self) return M.view("headers", self.headers) end
+function response_props.Body(self)
+  local b = self.body
+  if b.text == nil and not b.streamed then return nil end
+  return b
+end
+
+------------------------------------------------------------------------------
+-- the context
+
+local Context = {}
+M.Context = Context
+local context_props = {}
+local context_mt = { __index = function(self, k)
+  local m = Context[k]
+  if m then return m end
+  local p = context_props[k]
+  if p then
+    local v = p(self)
+    return v
+  end
+  return nil
+end }
+
+local clock = os and os.time or function() return 0 end
+function M.set_clock(f) clock = f end
+function M.now() return clock() end
+
+-- `info`: per-request facts prepared by the engine at load time:
+-- { api = <Api object>, operation = <Operation object>, product = ..., deployment = ...,
+--   backends = spec.backends, subscription = ... }
+function M.new(req, info)
+  local ctx = {
+    req = req, info = info, backends = info.backends or {},
+    variables = {}, stopped = false, section = "inbound",
+  }
+  local request = setmetatable({
+    ctx = ctx, method = req.method or "GET", headers = M.headers(req.headers or {}),
+    base_url = req.service_url or (info.api and info.api.service_url) or "",
+    backend_id = nil, backend_rank = nil,
+    path = req.rest or "", query_raw = req.query or "", query_obj = nil,
+    body = M.body(req.body, req.body == nil, "request"),
+  }, request_mt)
+  ctx.request = request
+  ctx.response = M.response(200, "OK", {}, nil, false)
+  return setmetatable(ctx, context_mt)
+end
+
+function context_props.Request(self) return self.request end
+function context_props.Response(self) return self.response end
+function context_props.Variables(self) return M.view("variables", self.variables) end
+function context_props.Api(self) return self.info.api end
+function context_props.Operation(self) return self.info.operation end
+function context_props.Product(self) return self.info.product end
+function context_props.Subscription(self) return self.info.subscription end
+function context_props.Deployment(self) return self.info.deployment end
+function context_props.User() return nil end
+function context_props.Tracing() return false end
+function context_props.LastError(self) return self.last_error end
+function context_props.RequestId(self) return self.req.id end
+function context_props.Timestamp(self)
+  local rt = M.runtime
+  local ts = self.req.timestamp or clock()
+  if rt and rt.datetime then return rt.datetime(ts) end
+  return ts
+end
+function context_props.Elapsed(self)
+  local rt = M.runtime
+  local d = clock() - (self.req.timestamp or clock())
+  if rt and rt.timespan then return rt.timespan(d) end
+  return d
+end
+
+------------------------------------------------------------------------------
+-- static objects built once per load (Api, Operation, Product, Deployment)
+
+function M.api(id, a)
+  if not a then return nil end
+  local su = a.service_url or ""
+  local u = parse_url(su) or { scheme = "http", host = "", port = 80, path = "" }
+  return {
+    Id = id, Name = a.name or id, Path = a.path or "", Version = a.version,
+    ServiceUrl = M.url(function() return u.scheme, u.host, u.port, u.path, "" end),
+    IsCurrentRevision = true, Revision = "1",
+    service_url = su,
+  }
+end
+
+function M.operation(id, o)
+  if not o then return nil end
+  return { Id = id, Name = o.name or id, Method = o.method, UrlTemplate = o.url_template }
+end
+
+function M.product(id, p)
+  if not id then return nil end
+  p = p or {}
+  return { Id = id, Name = p.name or id }
+end
+
+function M.subscription(s)
+  if not s then return nil end
+  return { Id = s.id, Key = s.key, Name = s.name or s.id, PrimaryKey = s.key }
+end
+
+function M.deployment(gw)
+  gw = gw or {}
+  local id = gw.id or "portico"
+  return { ServiceName = id, ServiceId = id, Region = gw.region or "",
+    Gateway = { Id = id, InstanceId = id, IsManaged = false } }
+end
+
+function M.last_error(e)
+  return {
+    Source = e.source, Reason = e.reason, Message = e.message, Scope = e.scope,
+    Section = e.section, Path = e.path, PolicyId = e.policy_id,
+  }
+end
+
+------------------------------------------------------------------------------
+-- dictionary views
+
+local views = {}
+
+-- headers: name -> string[] ; query: name -> string[] ; dict: name -> string ;
+-- variables: name -> any
+function M.view(kind, store)
+  return views[kind](store)
+end
+
+local function array(t) return t end
+
+-- A read-only dictionary object over `get(k) -> v|nil` and `keys() -> array`.
+-- The C#-facing surface (ContainsKey, GetValueOrDefault, TryGetValue, Count,
+-- Keys, indexer) is produced by `dictionary`, which adapts to csharp.lua.
+local function dictionary(get, keys, joined)
+  return M.dictionary(get, keys, joined)
+end
+
+function views.headers(h)
+  return dictionary(function(k)
+    local v = h:values(k)
+    if #v == 0 then return nil end
+    return array(v)
+  end, function() return h:names() end, function(k) return h:get(k) end)
+end
+
+function views.query(q)
+  return dictionary(function(k)
+    local v = q:values(k)
+    if #v == 0 then return nil end
+    return array(v)
+  end, function() return q:names() end, function(k) return q:get(k) end)
+end
+
+function views.dict(t)
+  return dictionary(function(k) return t[k] end, function()
+    local ks = {}
+    for k in pairs(t) do ks[#ks + 1] = k end
+    return ks
+  end)
+end
+
+function views.variables(t)
+  return dictionary(function(k) return t[k] end, function()
+    local ks = {}
+    for k in pairs(t) do ks[#ks + 1] = k end
+    return ks
+  end)
+end
+
+-- Default dictionary shape; replaced below once csharp.lua's conventions are known.
+function M.dictionary(get, keys, joined)
+  local d = { get = get, keys = keys, joined = joined }
+  return setmetatable(d, M.dictionary_mt)
+end
+
+M.dictionary_mt = { __index = function(self, k)
+  return rawget(self, "get")(k)
+end }
+
+return M

@@ -1,0 +1,464 @@
+/* request.c - one request through the gateway (see conn.h): dispatch (route,
+ * subscription, backend), the policy pipeline when the request has one, the
+ * exchange with the backend, the response to the client, the access log. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+
+static const pt_exchange_handler_t exchange_handler;
+
+/* ---- requests ----------------------------------------------------------- */
+
+pt_request_t *pt__request_new(pt_conn_t *c) {
+  pt_request_t *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  r->gen = pt__gateway_current(c->w->gw);
+  r->started = uv_hrtime();
+  uv_timeval64_t tv;
+  if (uv_gettimeofday(&tv) == 0) r->start_us = tv.tv_sec * 1000000 + tv.tv_usec;
+  r->backend_ms = -1;
+  r->keep_alive = 1;
+  c->req = r;
+  c->idle_ms = r->gen->config->timeouts.idle;
+  c->header_ms = r->gen->config->timeouts.header_read;
+  c->w->requests++;
+  return r;
+}
+
+static void request_log(pt_conn_t *c, pt_request_t *r) {
+  size_t plen = r->url.len;
+  const char *q = r->url.base ? memchr(r->url.base, '?', r->url.len) : NULL;
+  if (q) plen = (size_t)(q - r->url.base);
+  pt_access_t a = {
+      .request_id = c->w->requests,
+      .worker = c->w->index,
+      .method = llhttp_method_name(c->parser.method),
+      .path = r->url.base,
+      .path_len = plen,
+      .client_ip = c->client_ip,
+      .api = r->api ? r->api->id : NULL,
+      .backend = r->backend ? r->backend->cfg->id : r->api ? r->api->service_url_text : NULL,
+      .reason = r->reason,
+      .message = r->detail,
+      .status = r->status,
+      .bytes_in = r->bytes_in,
+      .bytes_out = r->bytes_out,
+      .total_ms = (double)(uv_hrtime() - r->started) / 1e6,
+      .backend_ms = r->backend_ms,
+      .start_us = r->start_us,
+  };
+  pt_accesslog_write(&c->w->log, &a);
+}
+
+void pt__request_free(pt_conn_t *c) {
+  pt_request_t *r = c->req;
+  if (!r) return;
+  if (r->x) {
+    pt_exchange_abort(r->x);
+    r->x = NULL;
+    if (!r->reason) r->reason = "ClientConnectionFailure";
+  }
+  if (r->status || r->bytes_in) request_log(c, r);
+  pt_policy_free(r->run);
+  pt_dispatch_free(&r->d);
+  pt_buf_free(&r->body);
+  pt_buf_free(&r->resp_body);
+  pt_headers_free(&r->resp_headers);
+  pt_headers_free(&r->headers);
+  free(r->detail);
+  pt_buf_free(&r->url);
+  pt_generation_unref(r->gen);
+  free(r);
+  c->req = NULL;
+}
+
+/* A response the gateway makes itself, with APIM's JSON error body. */
+void pt__respond_error(pt_conn_t *c, int status, const char *reason, const char *message) {
+  pt_request_t *r = c->req;
+  if (!r && !(r = pt__request_new(c))) {
+    pt__conn_close(c);
+    return;
+  }
+  if (r->response_started) { /* too late for a status: cut the response short */
+    r->reason = reason;
+    pt__conn_close(c);
+    return;
+  }
+  /* Unread body, or a head we refused as malformed: where the next request
+   * would start is not to be trusted. */
+  if ((!r->message_done && r->has_body) || status == 400 || status == 405 || status == 501) r->keep_alive = 0;
+  char body[512];
+  int n = snprintf(body, sizeof body, "{\"statusCode\": %d, \"message\": \"%s\"}", status, message);
+  if (n < 0 || n >= (int)sizeof body) n = (int)strlen(body);
+  pt_buf_t *o = &c->out.pending;
+  size_t before = o->len;
+  pt_buf_printf(o, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n",
+                status, pt_http_status_text(status), n,
+                r->keep_alive ? "" : "Connection: close\r\n");
+  if (c->parser.method != HTTP_HEAD) pt_buf_append(o, body, (size_t)n);
+  r->bytes_out += o->len - before;
+  r->status = status;
+  r->reason = reason;
+  r->response_started = r->response_done = 1;
+}
+
+static int is_idempotent(int m) {
+  return m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS || m == HTTP_TRACE || m == HTTP_PUT ||
+         m == HTTP_DELETE;
+}
+
+static void dispatch_input(pt_conn_t *c, pt_dispatch_in_t *in) {
+  pt_request_t *r = c->req;
+  llhttp_t *p = &c->parser;
+  *in = (pt_dispatch_in_t){
+      .method = llhttp_method_name(p->method),
+      .http_minor = p->http_minor,
+      .url = r->url.base ? r->url.base : "", .url_len = r->url.len,
+      .headers = &r->headers,
+      .client_ip = c->client_ip,
+      .chunked = r->chunked_in,
+      .has_length = (p->flags & F_CONTENT_LENGTH) != 0, .content_length = p->content_length,
+  };
+}
+
+static int expects_continue(pt_conn_t *c) {
+  pt_request_t *r = c->req;
+  int e = pt_headers_find(&r->headers, "expect", 0);
+  return r->has_body && !r->message_done && e >= 0 && c->parser.http_minor == 1 &&
+         pt_http_list_has(pt_header_value(&r->headers, e), r->headers.items[e].value_len, "100-continue");
+}
+
+/* Starts the exchange with the head in r->d; `body` (may be NULL) replaces the client's body. */
+static void start_exchange(pt_conn_t *c, const pt_buf_t *body) {
+  pt_request_t *r = c->req;
+  const pt_config_t *cfg = r->gen->config;
+  r->backend = r->d.backend;
+  pt_exchange_params_t xp = {
+      .origin = r->d.origin,
+      .origin_key = r->d.origin->origin,
+      .head = &r->d.head,
+      .has_body = body ? body->len > 0 : r->has_body,
+      .head_request = c->parser.method == HTTP_HEAD,
+      .idempotent = is_idempotent(c->parser.method),
+      .connect_timeout_ms = cfg->timeouts.backend_connect,
+      .response_timeout_ms = cfg->timeouts.backend,
+  };
+  if (pt_exchange_start(c->w, &xp, &exchange_handler, c, &r->x) < 0)
+    return pt__respond_error(c, 500, "InternalError", "Out of memory");
+  if (body && r->x) {
+    pt_exchange_write(r->x, body->base, body->len);
+    pt_exchange_end_body(r->x);
+    r->replace_body = 1; /* whatever the client still sends is dropped */
+  }
+  if (r->x && !body && expects_continue(c)) pt_buf_appends(&c->out.pending, "HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+/* ---- policies ------------------------------------------------------------ */
+
+static pt_lua_t *worker_lua(pt_conn_t *c) {
+  pt_generation_t *g = c->req->gen;
+  int i = c->w->index;
+  if (!g->lua[i]) {
+    pt_diag_t d = {0};
+    g->lua[i] = pt_lua_new(g, &d); /* the same documents compiled at load: no error expected */
+    pt_diag_print(&d, stderr);
+    pt_diag_free(&d);
+  }
+  return g->lua[i];
+}
+
+static const char *product_of(const pt_dispatch_t *d) {
+  const pt_subscription_cfg_t *s = d->subscription;
+  return s && s->scope == PT_SCOPE_PRODUCT ? s->scope_id : NULL;
+}
+
+static void apply_step(pt_conn_t *c, pt_policy_result_t *res);
+
+/* A response made by policies (return-response, mock-response, on-error). */
+static void respond_from_policy(pt_conn_t *c, pt_policy_result_t *res, const char *body, size_t len) {
+  pt_request_t *r = c->req;
+  if (r->response_started) return pt__conn_close(c);
+  if (!r->message_done && r->has_body && !r->replace_body) r->keep_alive = 0;
+  if (c->w->draining) r->keep_alive = 0;
+  pt_buf_t *o = &c->out.pending;
+  size_t before = o->len;
+  int status = res->status ? res->status : 200;
+  pt_http_policy_response_head(o, c->parser.http_minor, status, res->reason, &res->headers, r->gen->via, len,
+                               r->keep_alive);
+  if (c->parser.method != HTTP_HEAD) pt_buf_append(o, body, len);
+  r->bytes_out += o->len - before;
+  r->status = status;
+  r->response_started = r->response_done = 1;
+}
+
+static void forward_from_policy(pt_conn_t *c, pt_policy_result_t *res) {
+  pt_request_t *r = c->req;
+  const pt_buf_t *body = res->has_body ? &res->body : r->buffer_request ? &r->body : NULL;
+  pt_forward_override_t ov = {
+      .method = res->method, .backend_id = res->backend_id, .base_url = res->base_url,
+      .rest = res->path, .query = res->query, .headers = &res->headers,
+      .body_length = body ? (int64_t)body->len : -1,
+  };
+  pt_dispatch_in_t in;
+  dispatch_input(c, &in);
+  pt_dispatch_free(&r->d);
+  if (pt_dispatch_forward(r->gen, &in, &r->d, &ov) < 0) return pt__respond_error(c, 500, "InternalError", "Out of memory");
+  if (r->d.status) { /* a backend the policies chose cannot be called: on-error decides */
+    pt_policy_resume_error(r->run, r->d.reason, r->d.message, &res);
+    return apply_step(c, res);
+  }
+  start_exchange(c, body);
+}
+
+/* Carries out what the coroutine asked for. */
+static void apply_step(pt_conn_t *c, pt_policy_result_t *res) {
+  pt_request_t *r = c->req;
+  if (res->step == PT_POLICY_FORWARD && !r->x && !r->response_started) return forward_from_policy(c, res);
+  if (res->step == PT_POLICY_FORWARD) { /* a second forward-request is not supported yet */
+    res->step = PT_POLICY_RESPOND;
+    res->status = 500;
+    pt_headers_reset(&res->headers);
+    res->has_body = 0;
+  }
+  if (res->streamed && r->buffer_response) return respond_from_policy(c, res, r->resp_body.base, r->resp_body.len);
+  respond_from_policy(c, res, res->has_body ? res->body.base : "", res->has_body ? res->body.len : 0);
+}
+
+static void policy_start(pt_conn_t *c) {
+  pt_request_t *r = c->req;
+  const pt_route_match_t *m = &r->d.route;
+  const char *names[PT_MAX_MATCHED_PARAMS], *values[PT_MAX_MATCHED_PARAMS];
+  size_t lens[PT_MAX_MATCHED_PARAMS];
+  for (int i = 0; i < m->nparams; i++)
+    names[i] = m->params[i].name, values[i] = m->params[i].value, lens[i] = m->params[i].value_len;
+  int host = pt_headers_find(&r->headers, "host", 0);
+  char id[48];
+  snprintf(id, sizeof id, "%d-%llu", c->w->index, (unsigned long long)c->w->requests);
+  const pt_subscription_cfg_t *sub = r->d.subscription;
+  pt_policy_request_t q = {
+      .id = id, .ip = c->client_ip, .method = llhttp_method_name(c->parser.method),
+      .scheme = "http", .host = host >= 0 ? pt_header_value(&r->headers, host) : "",
+      .path = r->d.url, .path_len = r->d.path_len,
+      .rest = r->d.url + m->rest, .rest_len = r->d.path_len - m->rest,
+      .query = r->d.path_len < r->d.url_len ? r->d.url + r->d.path_len + 1 : "",
+      .query_len = r->d.path_len < r->d.url_len ? r->d.url_len - r->d.path_len - 1 : 0,
+      .headers = &r->headers,
+      .body = r->body.base, .body_len = r->body.len, .has_body_buffer = r->buffer_request,
+      .api = m->api->id, .operation = m->operation ? m->operation->id : NULL, .product = product_of(&r->d),
+      .service_url = m->api->service_url_text,
+      .subscription_id = sub ? sub->id : NULL, .subscription_key = sub ? sub->primary_key : NULL,
+      .subscription_name = sub ? sub->display_name : NULL,
+      .param_names = names, .param_values = values, .param_lens = lens, .nparams = m->nparams,
+      .timestamp = (double)r->start_us / 1e6,
+  };
+  pt_policy_result_t *res;
+  if (!(r->run = pt_policy_start(worker_lua(c), &q, &res))) return pt__respond_error(c, 500, "InternalError", "Out of memory");
+  apply_step(c, res);
+}
+
+/* Decides whether policies run for this request (and what they need buffered). */
+static int wants_policies(pt_conn_t *c) {
+  pt_request_t *r = c->req;
+  if (!r->gen->has_policies) return 0;
+  pt_lua_t *L = worker_lua(c);
+  const pt_route_match_t *m = &r->d.route;
+  if (!L) return 0;
+  pt_lua_flags(L, m->api->id, m->operation ? m->operation->id : NULL, product_of(&r->d), &r->flags);
+  return r->flags.policies;
+}
+
+/* ---- dispatch -------------------------------------------------------------- */
+
+/* Routes and authorizes the head, then runs the policies or forwards directly. */
+void pt__request_dispatch(pt_conn_t *c) {
+  pt_request_t *r = c->req;
+  llhttp_t *p = &c->parser;
+  r->keep_alive = llhttp_should_keep_alive(p);
+  r->chunked_in = (p->flags & F_CHUNKED) != 0;
+  r->has_body = r->chunked_in || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
+  pt_dispatch_in_t in;
+  dispatch_input(c, &in);
+  if (pt_dispatch_route(r->gen, &in, &r->d) < 0) return pt__respond_error(c, 500, "InternalError", "Out of memory");
+  r->api = r->d.route.api;
+  if (r->d.status) return pt__respond_error(c, r->d.status, r->d.reason, r->d.message);
+  if (wants_policies(c)) {
+    r->policy = 1;
+    if (!(r->flags.request_body && r->has_body)) return policy_start(c);
+    r->buffer_request = 1; /* policies read the body: they start when it is complete */
+    if (expects_continue(c)) pt_buf_appends(&c->out.pending, "HTTP/1.1 100 Continue\r\n\r\n");
+    return;
+  }
+  if (pt_dispatch_forward(r->gen, &in, &r->d, NULL) < 0) return pt__respond_error(c, 500, "InternalError", "Out of memory");
+  if (r->d.status) return pt__respond_error(c, r->d.status, r->d.reason, r->d.message);
+  start_exchange(c, NULL);
+}
+
+void pt__request_body(pt_conn_t *c, const char *at, size_t len) {
+  pt_request_t *r = c->req;
+  if (r->buffer_request && !r->run) {
+    if (pt_buf_append(&r->body, at, len)) pt__respond_error(c, 500, "InternalError", "Out of memory");
+    return;
+  }
+  if (!r->x || r->replace_body) return; /* answered, or the body was replaced: discard */
+  if (r->chunked_in) {
+    char size[24];
+    int n = snprintf(size, sizeof size, "%zx\r\n", len); /* once per body piece, not per request */
+    pt_exchange_write(r->x, size, (size_t)n);
+  }
+  pt_exchange_write(r->x, at, len);
+  if (r->chunked_in) pt_exchange_write(r->x, "\r\n", 2);
+  if (pt_exchange_full(r->x)) c->block |= BLOCK_UPSTREAM;
+}
+
+void pt__request_body_done(pt_conn_t *c) {
+  pt_request_t *r = c->req;
+  if (r->buffer_request && !r->run && !r->response_started) return policy_start(c);
+  if (!r->x || r->replace_body) return;
+  if (r->chunked_in) pt_exchange_write(r->x, "0\r\n\r\n", 5);
+  pt_exchange_end_body(r->x);
+}
+
+/* ---- responses from the backend ------------------------------------------ */
+
+static pt_conn_t *exchange_conn(pt_exchange_t *x) { return pt_exchange_data(x); }
+
+/* The backend's head with policies: outbound decides what the client gets. */
+static void outbound_head(pt_conn_t *c, int status, const pt_headers_t *h, pt_framing_t framing) {
+  pt_request_t *r = c->req;
+  r->response_started = 0; /* nothing was written yet */
+  if (r->flags.response_body) { /* outbound reads the body: keep the head until it is complete */
+    r->buffer_response = 1;
+    r->resp_status = status;
+    for (int i = 0; i < h->count; i++) {
+      pt_headers_name_piece(&r->resp_headers, pt_header_name(h, i), h->items[i].name_len);
+      pt_headers_value_piece(&r->resp_headers, pt_header_value(h, i), h->items[i].value_len);
+    }
+    return;
+  }
+  pt_policy_result_t *res;
+  pt_policy_resume(r->run, status, NULL, h, NULL, 0, 0, &res);
+  if (res->step == PT_POLICY_RESPOND && res->streamed) {
+    size_t before = c->out.pending.len;
+    pt_http_forward_response_head(&c->out.pending, c->parser.http_minor, res->status ? res->status : status,
+                                  &res->headers, r->gen->via, framing, r->keep_alive);
+    r->bytes_out += c->out.pending.len - before;
+    r->status = res->status ? res->status : status;
+    r->response_started = 1;
+    return;
+  }
+  apply_step(c, res);
+  r->response_done = 0; /* done when the backend's body has been read and dropped */
+  r->discard_response = 1;
+}
+
+static void x_on_head(pt_exchange_t *x, int status, const pt_headers_t *h, pt_framing_t framing) {
+  pt_conn_t *c = exchange_conn(x);
+  pt_request_t *r = c->req;
+  int minor = c->parser.http_minor;
+  if (framing == PT_FRAME_CHUNKED || framing == PT_FRAME_CLOSE)
+    framing = minor ? PT_FRAME_CHUNKED : PT_FRAME_CLOSE;
+  if (framing == PT_FRAME_CLOSE || c->w->draining) r->keep_alive = 0;
+  r->framing = framing;
+  r->status = status;
+  r->response_started = 1;
+  if (r->backend) {
+    int ra = pt_headers_find(h, "retry-after", 0);
+    pt_circuit_report(r->backend, uv_hrtime() / 1000000, status, NULL,
+                      ra >= 0 ? pt_retry_after_ms(pt_header_value(h, ra), h->items[ra].value_len) : 0);
+  }
+  if (r->policy) return outbound_head(c, status, h, framing);
+  size_t before = c->out.pending.len;
+  pt_http_forward_response_head(&c->out.pending, minor, status, h, r->gen->via, framing, r->keep_alive);
+  r->bytes_out += c->out.pending.len - before;
+}
+
+static void x_on_body(pt_exchange_t *x, const char *at, size_t len) {
+  pt_conn_t *c = exchange_conn(x);
+  pt_request_t *r = c->req;
+  pt_buf_t *o = &c->out.pending;
+  if (r->buffer_response) {
+    if (r->resp_body.len + len > r->gen->config->limits.max_body_bytes || pt_buf_append(&r->resp_body, at, len)) {
+      r->buffer_response = 0; /* too big for outbound: fail the request */
+      r->reason = "ResponseTooLarge";
+      pt__conn_close(c);
+    }
+    return;
+  }
+  if (r->discard_response) return;
+  if (r->framing == PT_FRAME_CHUNKED) pt_buf_hex(o, len), pt_buf_append(o, "\r\n", 2);
+  pt_buf_append(o, at, len);
+  if (r->framing == PT_FRAME_CHUNKED) pt_buf_append(o, "\r\n", 2);
+  r->bytes_out += len;
+}
+
+static void x_on_flush(pt_exchange_t *x) {
+  pt_conn_t *c = exchange_conn(x);
+  if (pt_writeq_flush(&c->out) < 0) {
+    pt__conn_close(c);
+    return;
+  }
+  if (c->req && c->req->x && pt_writeq_full(&c->out)) { /* the client reads slower than the backend sends */
+    pt_exchange_pause(x);
+    c->req->waiting_client = 1;
+    pt__conn_timer(c, TIMER_SEND, c->idle_ms);
+  }
+}
+
+static void x_on_end(pt_exchange_t *x) {
+  pt_conn_t *c = exchange_conn(x);
+  pt_request_t *r = c->req;
+  r->backend_ms = pt_exchange_backend_ms(x);
+  r->x = NULL;
+  if (r->buffer_response) {
+    pt_policy_result_t *res;
+    pt_policy_resume(r->run, r->resp_status, NULL, &r->resp_headers, r->resp_body.base, r->resp_body.len, 1, &res);
+    apply_step(c, res);
+  } else if (r->framing == PT_FRAME_CHUNKED && !r->discard_response) {
+    pt_buf_append(&c->out.pending, "0\r\n\r\n", 5);
+  }
+  r->response_done = 1;
+  if (!r->message_done) r->keep_alive = 0; /* answered before the body ended: stop here */
+  if (r->framing == PT_FRAME_CLOSE) r->keep_alive = 0;
+  pt__conn_advance(c);
+}
+
+/* Clients learn what failed, not where: backend addresses stay in the log. */
+static const char *client_message(const char *reason, int status) {
+  if (reason == pt_reason_timeout) return "Backend did not respond in time";
+  if (reason == pt_reason_invalid_response) return "Backend sent an invalid response";
+  return status == 502 ? "Backend connection lost" : "Backend connection failure";
+}
+
+static void x_on_error(pt_exchange_t *x, int status, const char *reason, const char *detail) {
+  pt_conn_t *c = exchange_conn(x);
+  pt_request_t *r = c->req;
+  r->backend_ms = pt_exchange_backend_ms(x);
+  r->x = NULL;
+  if (r->backend && !r->response_started) pt_circuit_report(r->backend, uv_hrtime() / 1000000, 0, reason, 0);
+  free(r->detail);
+  r->detail = strdup(detail);
+  c->block &= ~BLOCK_UPSTREAM;
+  if (r->policy && !r->response_started) { /* on-error decides */
+    pt_policy_result_t *res;
+    r->reason = reason;
+    pt_policy_resume_error(r->run, reason, client_message(reason, status), &res);
+    apply_step(c, res);
+  } else {
+    pt__respond_error(c, status, reason, client_message(reason, status));
+  }
+  pt__conn_advance(c);
+}
+
+static void x_on_writable(pt_exchange_t *x) {
+  pt_conn_t *c = exchange_conn(x);
+  if (!(c->block & BLOCK_UPSTREAM)) return;
+  c->block &= ~BLOCK_UPSTREAM;
+  pt__conn_update_reading(c);
+}
+
+static const pt_exchange_handler_t exchange_handler = {
+    x_on_head, x_on_body, x_on_end, x_on_error, x_on_flush, x_on_writable,
+};
+
