@@ -8,7 +8,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
 PKGS_BUILD = cmake gcc make pkg-config libuv1-dev node-llhttp libyaml-dev liblua5.4-dev lua-cjson
-PKGS_TEST  = lua5.4 lua-busted lua-socket
+PKGS_TEST  = lua5.4 lua-busted lua-socket lua-cjson
 PKGS_BENCH = wrk nginx-light haproxy util-linux procps
 
 .PHONY: all run test bench deps deps-test deps-bench build build-asan clean
@@ -38,6 +38,7 @@ run: build
 # The release build is there for the memory specs: ASan inflates RSS.
 test: deps-test build build-asan
 	@cd $(ASAN_BUILD) && ctest --output-on-failure
+	@busted --lua=lua5.4 -o utfTerminal tests/lua
 	@PORTICO_BUILD=$(ASAN_BUILD) PORTICO_RELEASE_BUILD=$(BUILD) busted --lua=lua5.4 -o utfTerminal tests/integration
 
 bench: deps-bench build

@@ -384,9 +384,9 @@ static void load_fragment(pt__loader_t *L, const char *path, yaml_node_t *k, yam
 
 static void load_gateway(pt__loader_t *L, yaml_node_t *g) {
   static const char *const keys[] = {"id", "hostnames", "listen", "workers", "limits", "timeouts",
-                                     "pool", "dnsTtl", "accessLog", "policy", "policyPaths"};
+                                     "pool", "dnsTtl", "accessLog", "policy", "policyPaths", "maxHops"};
   enum { ID, HOSTNAMES, LISTEN, WORKERS, LIMITS, TIMEOUTS, POOL, DNS_TTL, ACCESS_LOG, POLICY,
-         POLICY_PATHS, NKEYS };
+         POLICY_PATHS, MAX_HOPS, NKEYS };
   pt__yaml_t *Y = &L->y;
   yaml_node_t *v[NKEYS];
   char why[PT__ERR_MAX];
@@ -409,6 +409,7 @@ static void load_gateway(pt__loader_t *L, yaml_node_t *g) {
   if (v[ACCESS_LOG]) load_access_log(L, "gateway.accessLog", v[ACCESS_LOG]);
   pt__policy_file(L, "gateway", v[POLICY], &c->policy_file);
   if (v[POLICY_PATHS]) load_policy_paths(L, "gateway.policyPaths", v[POLICY_PATHS]);
+  if (v[MAX_HOPS]) pt__field_int(Y, "gateway", "maxHops", v[MAX_HOPS], 1, 100, &c->max_hops);
 }
 
 /* ---- the document ---- */
@@ -433,6 +434,7 @@ static void set_defaults(pt__loader_t *L) {
   c->pool.idle_timeout = 30000;
   c->pool.max_requests_per_connection = 1000;
   c->dns_ttl = 30000;
+  c->max_hops = 10;
   c->access_log = pt__sdup(Y, "stdout");
 }
 

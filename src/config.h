@@ -187,6 +187,7 @@ typedef struct pt_config_s {
     uint32_t max_requests_per_connection; /* 1000 */
   } pool;
   uint64_t dns_ttl;       /* ms, 30s */
+  int max_hops;           /* gateway.maxHops: this gateway's Via entries a request may carry, 10 */
   char *access_log;       /* NULL = off, "stdout", or a file path */
   pt_backend_cfg_t *backends;
   int nbackends;

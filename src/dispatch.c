@@ -30,8 +30,28 @@ static int has_dot_segment(const char *p, size_t n) {
   return 0;
 }
 
+/* How many times this request already passed through this gateway (its Via entries). */
+static int hops(const pt_generation_t *g, const pt_headers_t *h) {
+  int n = 0;
+  for (int i = pt_headers_find(h, "via", 0); i >= 0; i = pt_headers_find(h, "via", i + 1)) {
+    const char *v = pt_header_value(h, i), *end = v + h->items[i].value_len;
+    while (v < end) {
+      while (v < end && (*v == ' ' || *v == ',')) v++;
+      const char *e = v;
+      while (e < end && *e != ',') e++;
+      size_t len = (size_t)(e - v);
+      while (len && v[len - 1] == ' ') len--;
+      n += pt_strncaseeq(v, len, g->via);
+      v = e;
+    }
+  }
+  return n;
+}
+
 static const char *check_head(const pt_generation_t *g, const pt_dispatch_in_t *in, int *status) {
   const pt_headers_t *h = in->headers;
+  *status = 508;
+  if (hops(g, h) >= g->config->max_hops) return "Loop detected: the request passed through this gateway too many times";
   int host = pt_headers_find(h, "host", 0);
   *status = 400;
   if (in->http_minor == 1 && host < 0) return "Missing Host header";
@@ -147,7 +167,8 @@ int pt_dispatch_route(const pt_generation_t *g, const pt_dispatch_in_t *in, pt_d
   memset(d, 0, sizeof *d);
   int status;
   const char *why = check_head(g, in, &status);
-  if (why) return refuse(d, status, status == 413 ? "RequestEntityTooLarge" : "InvalidRequest", why);
+  if (why)
+    return refuse(d, status, status == 413 ? "RequestEntityTooLarge" : status == 508 ? "LoopDetected" : "InvalidRequest", why);
   const char *url = in->url;
   size_t ulen = in->url_len;
   if (ulen > 7 && (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0)) {

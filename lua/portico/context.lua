@@ -316,9 +316,10 @@ local Body = {}
 M.Body = Body
 local body_mt = {}
 
-function M.body(text, streamed, which)
+-- `set`: the text came from a policy (set-body), not from the client or backend.
+function M.body(text, streamed, which, set)
   return setmetatable({ text = text, streamed = streamed or false, consumed = false,
-    which = which or "request" }, body_mt)
+    which = which or "request", set = set or false }, body_mt)
 end
 
 function Body:read(preserve)
@@ -469,8 +470,7 @@ function Request:query_string()
 end
 
 function Request:set_body(text)
-  self.body = M.body(text, false, "request")
-  self.body_set = true
+  self.body = M.body(text, false, "request", true)
 end
 
 -- The base URL currently in effect (backend ids resolved through the spec).
@@ -507,7 +507,7 @@ function request_props.MatchedParameters(self)
 end
 function request_props.Body(self)
   local b = self.body
-  if b.text == "" and not self.body_set then return nil end
+  if b.text == "" and not b.set then return nil end
   if b.text == nil and not b.streamed then return nil end
   return b
 end
@@ -561,7 +561,7 @@ function Response:set_status(code, reason)
 end
 
 function Response:set_body(text)
-  self.body = M.body(text, false, "response")
+  self.body = M.body(text, false, "response", true)
 end
 
 function response_props.StatusCode(self) return self.status end

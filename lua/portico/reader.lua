@@ -13,6 +13,15 @@
 -- reader leaves `{{...}}` alone and lets a bare `&` pass), what elements mean (compiler,
 -- policies/*.lua), translating expressions (expr.lua). No DTDs, no namespaces processing.
 --
+-- The tree (what parse returns):
+--   element { name, attrs = { {name, value, line, col, value_line, value_col}... } in document
+--             order, attr = { [name] = value }, children = { element | text ... }, line, col, file }
+--   text    { text, line, col, file }: entities decoded, CDATA raw, adjacent text and CDATA
+--             merged (comments in between vanish), placed at its first significant character;
+--             text made only of literal whitespace is dropped.
+-- Expressions stay inside the values as written (`@(...)`, decoded); is_expression tells the
+-- compiler whether a whole value is one.
+--
 -- Linear time: the scanners jump between interesting characters with string.find, and
 -- positions become line:column through a line table and a forward-moving cursor.
 
@@ -30,7 +39,6 @@ local CLOSERS = { [")"] = "(", ["]"] = "[", ["}"] = "{" }
 -- The reader's own failures travel as this table through error() and are turned into
 -- `nil, message` at the edge; anything else is a bug and is re-raised.
 local Failure = {}
-Failure.__index = Failure
 
 ------------------------------------------------------------------------------------------
 -- positions
@@ -389,7 +397,8 @@ local function read_attribute_value(doc, node, name, p, quote)
     fail(doc, q, "'<' inside the value of attribute '%s' of <%s> opened at %s (write &lt;, "
       .. "or add the missing closing quote)", name, node.name, at(doc, p - 1))
   end
-  fail(doc, p - 1, "the value of attribute '%s' of <%s> is never closed (add %s)", name, node.name, quote)
+  fail(doc, p - 1, "the value of attribute '%s' of <%s> is never closed (add the closing %s)",
+    name, node.name, quote)
 end
 
 local function read_attributes(doc, node, lt, p)

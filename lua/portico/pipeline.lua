@@ -1,0 +1,211 @@
+-- pipeline.lua - runs one request through a composed chain: inbound, backend,
+-- outbound, and on-error when anything fails.
+--
+-- Owns: the order of sections, turning errors into context.LastError and
+-- APIM's error responses, the forward yield to C (ENGINE.md), and the final
+-- response table engine.run returns.
+--
+-- Does not own: what is in a section (compiler.lua), the object model
+-- (context.lua), the socket work behind "forward" (C).
+
+local context = require "portico.context"
+
+local format, gsub, find, lower = string.format, string.gsub, string.find, string.lower
+local yield = coroutine.yield
+local pcall, type, tostring = pcall, type, tostring
+
+local M = {}
+
+-- What clients read when nothing else says (APIM's messages for its reasons).
+local CLIENT_MESSAGE = {
+  BackendConnectionFailure = "Backend connection failure",
+  Timeout = "Backend did not respond in time",
+  ExpressionValueEvaluationFailure = "Internal server error",
+}
+
+local function json_string(s)
+  return '"' .. gsub(s, '[%c"\\]', function(c)
+    if c == '"' then return '\\"' elseif c == "\\" then return "\\\\"
+    elseif c == "\n" then return "\\n" elseif c == "\r" then return "\\r"
+    elseif c == "\t" then return "\\t" end
+    return format("\\u%04x", c:byte())
+  end) .. '"'
+end
+
+-- APIM's error body, in the same shape the C core writes.
+function M.error_body(status, message)
+  return format('{"statusCode": %d, "message": %s}', status, json_string(message))
+end
+
+-- The error as a table with every LastError field, from a Failure, a Lua
+-- error (an expression or a runaway stopped by C), and the running policy.
+local function normalize(ctx, err)
+  local cur = ctx.current or {}
+  local e
+  if context.is_failure(err) then
+    e = {
+      source = err.source or cur.source, reason = err.reason, message = err.message,
+      status = err.status or 500, client_message = err.client_message,
+    }
+  else
+    local msg = tostring(err)
+    e = {
+      source = cur.source or "policy", reason = "ExpressionValueEvaluationFailure",
+      message = "Expression evaluation failed. " .. msg, status = 500,
+    }
+  end
+  e.scope = cur.scope
+  e.section = ctx.section
+  e.path = cur.path
+  e.policy_id = cur.policy_id
+  e.client_message = e.client_message or CLIENT_MESSAGE[e.reason] or "Internal server error"
+  return e
+end
+M.normalize = normalize
+
+local function error_response(e)
+  local status = e.status or 500
+  return context.response(status, nil, { { "Content-Type", "application/json" } },
+    M.error_body(status, e.client_message))
+end
+
+------------------------------------------------------------------------------
+-- forward-request
+
+local FRAMING = { ["content-length"] = true, ["transfer-encoding"] = true }
+
+local function drop_framing(list)
+  local j, n = 0, #list
+  for i = 1, n do
+    local h = list[i]
+    list[i] = nil
+    if not FRAMING[lower(h[1])] then j = j + 1; list[j] = h end
+  end
+end
+
+-- The request body to send: nil streams the client's body (C), a string
+-- replaces it. A body read without preserveContent is gone (APIM).
+local function body_to_send(request)
+  local b = request.body
+  if b.consumed then return "" end
+  if b.set then return b.text or "" end
+  return b.text
+end
+
+-- Sends the request as it stands to the backend (a yield to C) and makes the
+-- answer the context's response. opts: { timeout = ms, method, base_url, path,
+-- query, backend_id } (overrides). Raises on a failed exchange.
+function M.forward(ctx, opts)
+  opts = opts or {}
+  local r = ctx.request
+  local body = body_to_send(r)
+  local headers = r.headers.list
+  if r.body.set or r.body.consumed then drop_framing(headers) end
+  local backend_id = opts.backend_id
+  local base_url = opts.base_url
+  if not backend_id and not base_url then
+    backend_id = r.backend_id
+    if not backend_id then base_url = r.base_url end
+  end
+  local fwd = {
+    method = opts.method or r.method,
+    base_url = base_url,
+    backend_id = backend_id,
+    path = opts.path or r.path,
+    query = opts.query or r:query_string(),
+    headers = headers,
+    body = body,
+    timeout = opts.timeout,
+  }
+  local resp = yield("forward", fwd)
+  if type(resp) ~= "table" then
+    context.fail("BackendConnectionFailure", "no answer from the backend exchange", 500,
+      "forward-request")
+  end
+  local err = resp.error
+  if err then
+    context.fail(err.Reason or err.reason or "BackendConnectionFailure",
+      err.Message or err.message or "backend call failed", err.status or 500,
+      err.Source or err.source or "forward-request", err.client_message)
+  end
+  ctx.response = context.response(resp.status or 502, resp.reason, resp.headers, resp.body,
+    resp.body == nil)
+  ctx.forwarded = true
+  return ctx.response
+end
+
+-- Ends the pipeline with `response` (return-response, mock-response).
+function M.finish(ctx, response)
+  ctx.returned = response
+  ctx.stopped = true
+end
+
+------------------------------------------------------------------------------
+-- the final response
+
+local function final(ctx)
+  local resp = ctx.returned or ctx.response
+  local b = resp.body
+  local out = { status = resp.status, reason = resp.reason, headers = resp.headers.list,
+    streamed = false }
+  if b.consumed then
+    out.body = ""
+  elseif b.text == nil then
+    if b.streamed then out.streamed = true else out.body = "" end
+  else
+    out.body = b.text
+  end
+  if b.set or b.consumed then drop_framing(out.headers) end
+  local e = ctx.error
+  if e then
+    out.error = { reason = e.reason, message = e.message, source = e.source, section = e.section }
+  end
+  if ctx.traces then out.traces = ctx.traces end
+  return out
+end
+
+local function on_error(chain, ctx, err)
+  local e = normalize(ctx, err)
+  ctx.error = e
+  ctx.last_error = context.last_error(e)
+  ctx.response = error_response(e)
+  ctx.returned = nil
+  ctx.stopped = false
+  if chain.has_on_error then
+    ctx.section = "on-error"
+    local ok, err2 = pcall(chain.on_error, ctx)
+    if not ok then
+      -- an error inside on-error is not handled again (APIM): its default answer
+      local e2 = normalize(ctx, err2)
+      ctx.error = e2
+      ctx.response = error_response(e2)
+      ctx.returned = nil
+    end
+  end
+end
+
+-- Runs one request (in the coroutine C made); returns the final response.
+function M.run(chain, req, info)
+  local ctx = context.new(req, info)
+  local ok, err = pcall(chain.inbound, ctx)
+  if ok and not ctx.stopped then
+    ctx.section = "backend"
+    ok, err = pcall(chain.backend, ctx)
+  end
+  if ok and not ctx.stopped then
+    ctx.section = "outbound"
+    ok, err = pcall(chain.outbound, ctx)
+  end
+  if not ok then on_error(chain, ctx, err) end
+  return final(ctx), ctx
+end
+
+-- For errors outside any chain (no policy for an API...): the APIM answer.
+function M.error_response(status, reason, message)
+  local e = { status = status, reason = reason, client_message = message, message = message }
+  local ctx = { response = error_response(e), error = e }
+  return final(ctx)
+end
+
+local _ = find
+return M
