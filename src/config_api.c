@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "config_load.h"
+#include "openapi.h"
 
 #define TEMPLATE_MAX 1000 /* APIM's limit on an operation's URL template */
 
@@ -315,10 +316,25 @@ static void load_service(pt__loader_t *L, const char *path, yaml_node_t *k, yaml
   } else if (backend) {
     pt__key_path(kp, path, "backend");
     use_backend(L, kp, backend, a);
-  } else {
+  } else if (!a->openapi_file) { /* an OpenAPI spec may bring the service URL */
     pt__fail_at(&L->y, k, "%s: needs serviceUrl or backend (e.g. serviceUrl: "
                 "http://127.0.0.1:9000/api)", path);
   }
+}
+
+/* apis.<id>.openapi: operations (and what the YAML left empty) from the spec. */
+static void import_openapi(pt__loader_t *L, const char *path, yaml_node_t *k, pt_api_cfg_t *a) {
+  pt_openapi_options_t o = {
+      .api_id = a->id,
+      .path = a->path,
+      .service_url_given = a->service_url_text != NULL || a->backend_id != NULL,
+  };
+  pt_api_cfg_t imported;
+  if (pt_openapi_import(a->openapi_file, &o, &imported, L->y.d) < 0) return;
+  if (pt_openapi_merge(a, &imported) < 0) pt__fail_at(&L->y, k, "%s: out of memory importing the OpenAPI spec", path);
+  pt_openapi_api_free(&imported);
+  if (!a->service_url_text && !a->backend_id)
+    pt__fail_at(&L->y, k, "%s: the OpenAPI spec has no usable server URL: add serviceUrl or backend", path);
 }
 
 static void load_protocols(pt__loader_t *L, const char *path, yaml_node_t *n, pt_api_cfg_t *a) {
@@ -457,6 +473,7 @@ static void load_api_fields(pt__loader_t *L, const char *path, yaml_node_t *k, y
   pt__yaml_t *Y = &L->y;
   char kp[PT__KEY_MAX];
   pt__field_string(Y, path, "displayName", v[A_DISPLAY_NAME], &a->display_name);
+  if (v[A_OPENAPI]) load_openapi(L, path, v[A_OPENAPI], a); /* before the service: it may supply it */
   pt__field_string(Y, path, "description", v[A_DESCRIPTION], &a->description);
   pt__key_path(kp, path, "path");
   if (v[A_PATH])
@@ -470,7 +487,6 @@ static void load_api_fields(pt__loader_t *L, const char *path, yaml_node_t *k, y
   pt__field_bool(Y, path, "subscriptionRequired", v[A_SUB_REQUIRED], &a->subscription_required);
   if (v[A_KEY_NAMES]) load_key_names(L, path, v[A_KEY_NAMES], a);
   load_versioning(L, path, v[A_VERSION], v[A_VERSION_SET], kn[A_VERSION], a);
-  if (v[A_OPENAPI]) load_openapi(L, path, v[A_OPENAPI], a);
   pt__policy_file(L, path, v[A_POLICY], &a->policy_file);
   pt__key_path(kp, path, "operations");
   pt__each_entry(L, kp, v[A_OPERATIONS], pt__id_ok, load_operation);
@@ -498,6 +514,7 @@ static void load_api(pt__loader_t *L, const char *path, yaml_node_t *k, yaml_nod
   nodes[c->napis - 1].path = v[A_PATH];
   nodes[c->napis - 1].version = v[A_VERSION];
   load_api_fields(L, path, k, v, kn, a);
+  if (a->openapi_file && a->path) import_openapi(L, path, k, a);
   set_api_defaults(L, a);
   if (a->path) check_api_path(L, path, c->napis - 1);
 }

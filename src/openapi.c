@@ -34,6 +34,19 @@ typedef struct ptr_s {
   size_t len;
 } ptr_t;
 
+/* The operation names taken so far (they point into the operations), for O(1) clash checks;
+ * `next` is the suffix to try after a clash with that name, so that many equal
+ * operationIds do not rescan -1, -2, ... each time. */
+typedef struct name_slot_s {
+  const char *name;
+  int next;
+} name_slot_t;
+
+typedef struct names_s {
+  name_slot_t *slots;
+  size_t cap, n;
+} names_t;
+
 typedef struct imp_s {
   const char *file;
   pt_diag_t *d;
@@ -42,6 +55,8 @@ typedef struct imp_s {
   pt_api_cfg_t *api;
   int swagger2;  /* OpenAPI 2.0 */
   int quiet_servers; /* o->service_url_given */
+  names_t names;
+  int ops_cap;       /* allocated length of api->operations */
   int oom;
 } imp_t;
 
@@ -295,9 +310,31 @@ size_t pt_openapi_normalize(const char *s, size_t max, char *out, size_t outlen)
   return n;
 }
 
-static int op_name_taken(const pt_api_cfg_t *api, const char *name) {
-  for (int i = 0; i < api->noperations; i++)
-    if (api->operations[i].id && strcmp(api->operations[i].id, name) == 0) return 1;
+static size_t name_hash(const char *s) {
+  size_t h = 14695981039346656037u; /* FNV-1a */
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211u;
+  return h;
+}
+
+/* The slot of name, or the empty slot where it would go. */
+static name_slot_t *name_slot(const names_t *t, const char *name) {
+  size_t i = name_hash(name) & (t->cap - 1);
+  while (t->slots[i].name && strcmp(t->slots[i].name, name) != 0) i = (i + 1) & (t->cap - 1);
+  return &t->slots[i];
+}
+
+/* Records name (which must outlive the table); -1 when out of memory. */
+static int name_add(names_t *t, const char *name) {
+  if (2 * (t->n + 1) > t->cap) {
+    names_t g = {calloc(t->cap ? 2 * t->cap : 64, sizeof *g.slots), t->cap ? 2 * t->cap : 64, 0};
+    if (!g.slots) return -1;
+    for (size_t i = 0; i < t->cap; i++)
+      if (t->slots[i].name) *name_slot(&g, t->slots[i].name) = t->slots[i], g.n++;
+    free(t->slots);
+    *t = g;
+  }
+  name_slot_t *s = name_slot(t, name);
+  if (!s->name) s->name = name, s->next = 1, t->n++;
   return 0;
 }
 
@@ -356,15 +393,19 @@ static unsigned hex4(const char *s) {
  * bytes a pair saves are given back as spaces after the closing quote. */
 static void json_fixups(char *t, size_t len) {
   size_t r = 0, w = 0, i = 0;
-  int in_str = 0, deficit = 0;
+  int in_str = 0, in_sq = 0, deficit = 0;
   if (len >= 3 && !memcmp(t, "\xEF\xBB\xBF", 3)) i = 3;
   i += strspn(t + i, " \t\r\n");
   if (i >= len || (t[i] != '{' && t[i] != '[')) return;
   for (r = w = 0; r < len; ) {
     char c = t[r];
-    if (!in_str) {
+    if (in_sq) { /* YAML flow style may have 'single quoted' strings: no escapes there */
+      t[w++] = t[r++];
+      in_sq = c != '\'';
+    } else if (!in_str) {
       t[w++] = c == '\t' ? ' ' : c;
       in_str = c == '"';
+      in_sq = c == '\'';
       r++;
     } else if (c == '"') {
       t[w++] = c, r++;
@@ -667,12 +708,16 @@ static char *url_template(imp_t *I, const char *path, const param_t *ps, int n) 
 
 static pt_operation_cfg_t *new_operation(imp_t *I) {
   pt_api_cfg_t *a = I->api;
-  pt_operation_cfg_t *ops = realloc(a->operations, sizeof *ops * (size_t)(a->noperations + 1));
-  if (!ops) {
-    I->oom = 1;
-    return NULL;
+  pt_operation_cfg_t *ops = a->operations;
+  if (a->noperations == I->ops_cap) {
+    int cap = I->ops_cap ? 2 * I->ops_cap : 16;
+    if (!(ops = realloc(a->operations, sizeof *ops * (size_t)cap))) {
+      I->oom = 1;
+      return NULL;
+    }
+    a->operations = ops;
+    I->ops_cap = cap;
   }
-  a->operations = ops;
   memset(&ops[a->noperations], 0, sizeof *ops);
   return &ops[a->noperations++];
 }
@@ -697,11 +742,17 @@ static void name_operation(imp_t *I, pt_operation_cfg_t *op, yaml_node_t *opn,
     free(mp);
   }
   strcpy(name, base);
-  for (int k = 1; op_name_taken(I->api, name); k++) snprintf(name, sizeof name, "%s-%d", base, k);
+  if (I->names.cap && name_slot(&I->names, base)->name) {
+    name_slot_t *b = name_slot(&I->names, base);
+    int k = b->next;
+    do snprintf(name, sizeof name, "%s-%d", base, k++);
+    while (name_slot(&I->names, name)->name);
+    b->next = k;
+  }
   if (strcmp(name, base))
     warn_at(I, opid ? map_get(I, opn, "operationId") : opn, p, "the name '%s' is already taken "
             "by another operation; this one is named '%s'", base, name);
-  op->id = sdup(I, name);
+  if ((op->id = sdup(I, name)) && name_add(&I->names, op->id) < 0) I->oom = 1;
 }
 
 static void import_operation(imp_t *I, const char *path, const char *method, yaml_node_t *opn,
@@ -979,7 +1030,7 @@ static void servers_swagger2(imp_t *I, yaml_node_t *root, pick_t *k) {
   pt_buf_t b = {0};
   char *base;
 
-  if (map_get(I, root, "x-ms-parameterized-host") && !I->quiet_servers) {
+  if (map_get(I, root, "x-ms-parameterized-host")) {
     ptr_add(&p, "x-ms-parameterized-host");
     warn_at(I, map_get(I, root, "x-ms-parameterized-host"), &p, "is not supported (APIM "
             "ignores it too); the service URL comes from host, basePath and schemes");
@@ -1012,18 +1063,22 @@ static void servers_swagger2(imp_t *I, yaml_node_t *root, pick_t *k) {
   free(base);
 }
 
+/* The service URL: the first https server, else the first http one. When the caller has its
+ * own (quiet_servers), every message about servers goes to a scratch list and is dropped. */
 static void service_url(imp_t *I, yaml_node_t *root) {
   pick_t k;
   char err[256];
   const char *chosen;
   const yaml_node_t *at;
   pt_api_cfg_t *a = I->api;
+  pt_diag_t scratch = {0}, *d = I->d;
+  if (I->quiet_servers) I->d = &scratch;
   memset(&k, 0, sizeof k);
   if (I->swagger2) servers_swagger2(I, root, &k);
   else servers_oas3(I, root, &k);
   chosen = k.https ? k.https : k.http;
   at = k.https ? k.https_at : k.http_at;
-  if (!chosen && !I->quiet_servers) {
+  if (!chosen) {
     if (k.relative)
       err_at(I, k.rel_at, &k.rel_ptr, "server URL '%.200s' is relative; give a base URL to "
              "resolve it against (--base-url) or set serviceUrl in gateway.yaml", k.relative);
@@ -1034,15 +1089,15 @@ static void service_url(imp_t *I, yaml_node_t *root) {
       warn_at(I, NULL, NULL, "no %s: the service URL is empty (set serviceUrl in "
               "gateway.yaml, or give a base URL with --base-url)",
               I->swagger2 ? "host" : "servers");
-  } else if (!k.https && chosen && !I->quiet_servers) {
+  } else if (!k.https) {
     warn_at(I, at, &k.http_ptr, "no https server; using the first http one '%.200s'", chosen);
   }
   if (chosen) {
     a->service_url_text = sdup(I, chosen);
     if (a->service_url_text &&
         pt_url_parse(&a->service_url, a->service_url_text, err, sizeof err) < 0) {
-      if (!I->quiet_servers)
-        err_at(I, at, k.https ? &k.https_ptr : &k.http_ptr, "server URL '%.200s' has %s", chosen, err);
+      err_at(I, at, k.https ? &k.https_ptr : &k.http_ptr, "server URL '%.200s' has %s", chosen,
+             err);
       free(a->service_url_text);
       a->service_url_text = NULL;
     }
@@ -1050,6 +1105,8 @@ static void service_url(imp_t *I, yaml_node_t *root) {
   free(k.https);
   free(k.http);
   free(k.relative);
+  I->d = d;
+  pt_diag_free(&scratch);
 }
 
 /* ---- the document ---- */
@@ -1169,6 +1226,7 @@ int pt_openapi_import(const char *spec, const pt_openapi_options_t *o, pt_api_cf
   free(text);
   import_document(&I);
   yaml_document_delete(&I.doc);
+  free(I.names.slots);
   if (I.oom) pt_diag_error(d, spec, 0, 0, "out of memory importing the spec");
   if (d->errors > errors) {
     pt_openapi_api_free(api);

@@ -620,7 +620,14 @@ function context_props.Variables(self) return M.view("variables", self.variables
 function context_props.Api(self) return self.info.api end
 function context_props.Operation(self) return self.info.operation end
 function context_props.Product(self) return self.info.product end
-function context_props.Subscription(self) return self.info.subscription end
+function context_props.Subscription(self)
+  local s = self.subscription
+  if s == nil then
+    s = M.subscription(self.req.subscription) or false
+    self.subscription = s
+  end
+  return s or nil
+end
 function context_props.Deployment(self) return self.info.deployment end
 function context_props.User() return nil end
 function context_props.Tracing() return false end

@@ -94,13 +94,14 @@ end
 
 -- Sends the request as it stands to the backend (a yield to C) and makes the
 -- answer the context's response. opts: { timeout = ms, method, base_url, path,
--- query, backend_id } (overrides). Raises on a failed exchange.
+-- query, backend_id, body } (overrides). Raises on a failed exchange.
 function M.forward(ctx, opts)
   opts = opts or {}
   local r = ctx.request
-  local body = body_to_send(r)
+  local body = opts.body
+  if body == nil then body = body_to_send(r) end
   local headers = r.headers.list
-  if r.body.set or r.body.consumed then drop_framing(headers) end
+  if r.body.set or r.body.consumed or opts.body then drop_framing(headers) end
   local backend_id = opts.backend_id
   local base_url = opts.base_url
   if not backend_id and not base_url then
@@ -132,6 +133,21 @@ function M.forward(ctx, opts)
     resp.body == nil)
   ctx.forwarded = true
   return ctx.response
+end
+
+-- One trace record (the trace policy, policy.trace): a JSON line on stderr
+-- for now, and kept in the final response's `traces` for C.
+local cjson_ok, cjson = pcall(require, "cjson")
+function M.trace(ctx, rec)
+  rec.requestId = ctx.req.id
+  rec.time = ctx.req.timestamp
+  local traces = ctx.traces
+  if not traces then traces = {}; ctx.traces = traces end
+  traces[#traces + 1] = rec
+  if cjson_ok and io and io.stderr then
+    local ok, line = pcall(cjson.encode, rec)
+    if ok then io.stderr:write(line, "\n") end
+  end
 end
 
 -- Ends the pipeline with `response` (return-response, mock-response).

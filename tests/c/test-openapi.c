@@ -139,8 +139,13 @@ static const golden_t goldens[] = {
       DIR "opid.yaml:12:28: warning: /paths/~1a/options: operationId '¿¡!' has no letters or "
           "digits; the operation is named from its method and path"}, 4},
     {"tricky.yaml", "tricky.expected.yaml", {0}, {NULL}, 0},
+    /* YAML flow style that is not JSON: single-quoted strings keep their backslashes */
+    {"flow.yaml", "flow.expected.yaml", {0}, {NULL}, 0},
     /* the caller has its own service URL: the relative server is no error */
     {"relative.yaml", "relative-given.expected.yaml", {.service_url_given = 1}, {NULL}, 0},
+    {"server-var.yaml", "server-var-given.expected.yaml", {.service_url_given = 1},
+     {DIR "server-var.yaml: warning: the spec has no operations; the API will accept every "
+          "method and path under its path"}, 1},
 };
 
 static void run_golden(const golden_t *g) {
