@@ -80,6 +80,10 @@ backends:
     credentials:
       header: { x-member: [member-b] }
       query: { member: [b] }
+  enc:
+    url: "%s/enc"
+    credentials:
+      query: { sig: ["a b&c=d/e"] }
   duo:
     type: Pool
     pool:
@@ -91,7 +95,8 @@ apis:
   plain: { path: plain, backend: plain, subscriptionRequired: false }
   direct: { path: direct, serviceUrl: "%s/direct", subscriptionRequired: false }
   duo: { path: duo, backend: duo, subscriptionRequired: false }
-]]):format(be.port, API_KEY, other.url, pa.url, pb.url, be.url)
+  enc: { path: enc, backend: enc, subscriptionRequired: false }
+]]):format(be.port, API_KEY, other.url, pa.url, pb.url, be.url, be.url)
     gw = h.start_gateway(yaml, { env = { "PT_IT_CRED_ENV=" .. ENV_KEY } })
   end)
 
@@ -165,6 +170,19 @@ apis:
     assert.are.same(sorted(CRED_PARAMS), sorted({ table.unpack(params, 3) }), "target " .. e.target)
   end)
 
+  it("percent-encodes a query credential value so that it stays one parameter", function()
+    local _, e = via({ path = "/enc/e?x=1" }, "creds")
+    local path, params = split_target(e.target)
+    assert.are.equal("/enc/e", path)
+    assert.are.equal(2, #(params or {}), "the credential value broke the query apart: " .. e.target)
+    assert.are.equal("x=1", params[1])
+    local name, value = params[2]:match("^([^=]*)=(.*)$")
+    assert.are.equal("sig", name, e.target)
+    local decoded = value:gsub("%%(%x%x)", function(x) return string.char(tonumber(x, 16)) end)
+    assert.are.equal("a b&c=d/e", decoded, "query credential as sent: " .. e.target)
+    assert.is_nil(value:find(" ", 1, true), "a raw space in the request target: " .. e.target)
+  end)
+
   it("adds the credentials to every request of a keep-alive connection, with bodies too", function()
     local c = h.must_connect(gw.port)
     for i = 1, 3 do
@@ -218,7 +236,7 @@ apis:
   end)
 
   it("never writes a secret value into the access log or stderr", function()
-    gw.wait_access_log(17)
+    gw.wait_access_log(18)
     local out = table.concat(gw.access_log_lines(), "\n")
     local err = gw.stderr_text()
     for _, secret in ipairs { API_KEY, ENV_KEY, BASIC } do

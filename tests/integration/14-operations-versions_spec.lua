@@ -81,6 +81,8 @@ apis:
   it("matches a template parameter and forwards the path unchanged", function()
     assert.are.equal("/svc/orders/42?x=1", allowed({ path = "/shop/orders/42?x=1" }).target)
     assert.are.equal("/svc/orders/a%20b", allowed({ path = "/shop/orders/a%20b" }).target)
+    -- an encoded slash is part of the segment, not a separator
+    assert.are.equal("/svc/orders/a%2Fb", allowed({ path = "/shop/orders/a%2Fb" }).target)
   end)
 
   it("matches a template with two parameters", function()
@@ -216,6 +218,7 @@ apis:
     assert.are.equal("/stock1/items/5?x=1", routed({ path = "/stock/v1/items/5?x=1" }, "stock-v1").target)
     assert.are.equal("/stock2/items/5", routed({ path = "/stock/v2/items/5" }, "stock-v2").target)
     assert.are.equal("/stock1/", routed({ path = "/stock/v1/" }, "stock-v1").target)
+    assert.are.equal("/stock1?x=1", routed({ path = "/stock/v1?x=1" }, "stock-v1").target)
   end)
 
   it("Segment: an unknown or missing version is 404", function()
