@@ -1,5 +1,6 @@
 -- trace.lua - <trace source="x" severity="verbose|information|error">
--- <message>...</message> <metadata name="" value=""/> </trace>: one JSON
+-- <message>...</message> <metadata name="" value=""/> </trace> (or the older
+-- <trace source="x">message text</trace>): one JSON
 -- line per trace (pipeline.trace: stderr for now, and the final response's
 -- `traces` for C to route to the access log).
 
@@ -18,7 +19,16 @@ function M.compile(node, c)
   if not get_source or not get_sev then return nil end
   local message, ok = nil, true
   local meta_names, meta_values = {}, {}
-  for _, el in ipairs((c:elements(node, { "message", "metadata" }))) do
+  -- the older form: the message as the element's own text
+  local only_text = #node.children > 0
+  for _, ch in ipairs(node.children) do
+    if not ch.text then only_text = false end
+  end
+  if only_text then
+    message = c:text(node, { type = "any" })
+    if not message then return nil end
+  end
+  for _, el in ipairs(only_text and {} or (c:elements(node, { "message", "metadata" }))) do
     if el.name == "message" then
       if message then c:error(el, "<trace> has more than one <message>"); ok = false end
       c:check_attrs(el, {})

@@ -382,11 +382,42 @@ static void load_fragment(pt__loader_t *L, const char *path, yaml_node_t *k, yam
   c->nfragments++;
 }
 
+/* gateway.admin: { listen: "127.0.0.1:9090", token: "{{admin-token}}" } */
+static void load_admin(pt__loader_t *L, yaml_node_t *n) {
+  static const char *const keys[] = {"listen", "token"};
+  enum { LISTEN, TOKEN, NKEYS };
+  pt__yaml_t *Y = &L->y;
+  yaml_node_t *v[NKEYS];
+  char err[PT__ERR_MAX];
+  pt_config_t *c = L->c;
+  if (!n || !pt__want_map(Y, "gateway.admin", n)) return;
+  pt__map_keys(Y, "gateway.admin", n, keys, NKEYS, v, NULL);
+  if (!v[LISTEN] || !v[TOKEN]) {
+    pt__fail_at(Y, n, "gateway.admin: needs listen and token (e.g. listen: \"127.0.0.1:9090\", "
+                "token: \"{{admin-token}}\")");
+    return;
+  }
+  if (pt__want_string(Y, "gateway.admin.listen", v[LISTEN], "an address like '127.0.0.1:9090'")) {
+    if (parse_listen(pt__sval(v[LISTEN]), &c->admin.listen.addr, err, sizeof err) < 0)
+      pt__fail_at(Y, v[LISTEN], "gateway.admin.listen: '%.80s' %s", pt__sval(v[LISTEN]), err);
+    else {
+      c->admin.listen.text = pt__sdup(Y, pt__sval(v[LISTEN]));
+      c->admin.listen.line = pt__line(v[LISTEN]);
+      c->admin.listen.col = pt__col(v[LISTEN]);
+    }
+  }
+  int secret = 0;
+  if (pt__substitute(L, "gateway.admin.token", v[TOKEN], &c->admin.token, &secret) == 0 &&
+      c->admin.token && strlen(c->admin.token) < 16)
+    pt__fail_at(Y, v[TOKEN], "gateway.admin.token: too short (use at least 16 characters)");
+}
+
 static void load_gateway(pt__loader_t *L, yaml_node_t *g) {
   static const char *const keys[] = {"id", "hostnames", "listen", "workers", "limits", "timeouts",
-                                     "pool", "dnsTtl", "accessLog", "policy", "policyPaths", "maxHops"};
+                                     "pool", "dnsTtl", "accessLog", "policy", "policyPaths", "maxHops",
+                                     "admin"};
   enum { ID, HOSTNAMES, LISTEN, WORKERS, LIMITS, TIMEOUTS, POOL, DNS_TTL, ACCESS_LOG, POLICY,
-         POLICY_PATHS, MAX_HOPS, NKEYS };
+         POLICY_PATHS, MAX_HOPS, ADMIN, NKEYS };
   pt__yaml_t *Y = &L->y;
   yaml_node_t *v[NKEYS];
   char why[PT__ERR_MAX];
@@ -410,6 +441,7 @@ static void load_gateway(pt__loader_t *L, yaml_node_t *g) {
   pt__policy_file(L, "gateway", v[POLICY], &c->policy_file);
   if (v[POLICY_PATHS]) load_policy_paths(L, "gateway.policyPaths", v[POLICY_PATHS]);
   if (v[MAX_HOPS]) pt__field_int(Y, "gateway", "maxHops", v[MAX_HOPS], 1, 100, &c->max_hops);
+  L->admin = v[ADMIN];
 }
 
 /* ---- the document ---- */
@@ -468,6 +500,7 @@ static void load_document(pt__loader_t *L) {
   load_gateway(L, v[GATEWAY]);
   /* What is referred to comes first, whatever the order in the file. */
   pt__load_named_values(L, v[NAMED_VALUES]);
+  load_admin(L, L->admin);
   pt__load_backends(L, v[BACKENDS]);
   pt__load_version_sets(L, v[VERSION_SETS]);
   /* APIM requires subscriptions by default; a configuration without any
@@ -592,6 +625,8 @@ void pt_config_free(pt_config_t *c) {
   free(c->listen);
   free(c->access_log);
   free(c->policy_file);
+  free(c->admin.listen.text);
+  free(c->admin.token);
   for (int i = 0; i < c->npolicy_paths; i++) free(c->policy_paths[i]);
   free(c->policy_paths);
   for (int i = 0; i < c->nfragments; i++) free(c->fragments[i].id), free(c->fragments[i].file);

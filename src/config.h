@@ -79,6 +79,7 @@ typedef struct pt_named_value_cfg_s {
   char *name;
   char *value;             /* from value, fromEnv or fromFile */
   int secret;
+  char *file;              /* fromFile, resolved (watched for hot reload), or NULL */
   int line, col;
 } pt_named_value_cfg_t;
 
@@ -188,6 +189,10 @@ typedef struct pt_config_s {
   } pool;
   uint64_t dns_ttl;       /* ms, 30s */
   int max_hops;           /* gateway.maxHops: this gateway's Via entries a request may carry, 10 */
+  struct {                /* gateway.admin; admin.listen.text NULL: no admin listener */
+    pt_listen_t listen;
+    char *token;          /* Bearer token (a secret; never printed) */
+  } admin;
   char *access_log;       /* NULL = off, "stdout", or a file path */
   pt_backend_cfg_t *backends;
   int nbackends;

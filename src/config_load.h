@@ -23,6 +23,7 @@ typedef struct pt__loader_s {
   pt__api_nodes_t *api_nodes; /* parallel to c->apis, for cross-checks */
   int listen_seen;            /* else the default listener is added */
   int sub_required_default;   /* subscriptionRequired when an API does not say */
+  yaml_node_t *admin;         /* gateway.admin, read once named values are known */
 } pt__loader_t;
 
 /* ---- config.c ---- */

@@ -51,7 +51,7 @@ static char *read_small_file(const char *path, size_t *len) {
   return buf;
 }
 
-static char *value_from_file(pt__loader_t *L, const char *path, yaml_node_t *n) {
+static char *value_from_file(pt__loader_t *L, const char *path, yaml_node_t *n, char **source) {
   pt__yaml_t *Y = &L->y;
   char *file, *text;
   size_t len;
@@ -67,7 +67,7 @@ static char *value_from_file(pt__loader_t *L, const char *path, yaml_node_t *n) 
     free(file);
     return NULL;
   }
-  free(file);
+  *source = file;
   if (strlen(text) != len) {
     pt__fail_at(Y, n, "%s: the file holds a NUL character (a named value is text)", path);
     free(text);
@@ -148,7 +148,7 @@ static void load_value(pt__loader_t *L, const char *path, yaml_node_t *k, yaml_n
   pt__key_path(kp, path, pt__sval(kn[src]));
   nv->value = src == 0   ? value_literal(L, kp, v[src])
               : src == 1 ? value_from_env(L, kp, v[src])
-                         : value_from_file(L, kp, v[src]);
+                         : value_from_file(L, kp, v[src], &nv->file);
   if (nv->value && !value_ok(L, kp, v[src], where[src], nv->value)) {
     free(nv->value);
     nv->value = NULL;
@@ -252,6 +252,7 @@ void pt__free_named_values(pt_config_t *c) {
     pt_named_value_cfg_t *nv = &c->named_values[i];
     free(nv->name);
     free(nv->value);
+    free(nv->file);
   }
   free(c->named_values);
 }

@@ -8,11 +8,11 @@
 #include "namedvalue.h"
 
 static pt_named_value_cfg_t values[] = {
-    {"host", "orders.internal", 0, 1, 1},
-    {"key", "s3cr3t", 1, 2, 1},
-    {"nested", "a{{host}}b", 0, 3, 1},
-    {"Mixed.Case_1-x", "M", 0, 4, 1},
-    {"failed", NULL, 0, 5, 1}, /* a value that failed to load */
+    {"host", "orders.internal", 0, NULL, 1, 1},
+    {"key", "s3cr3t", 1, NULL, 2, 1},
+    {"nested", "a{{host}}b", 0, NULL, 3, 1},
+    {"Mixed.Case_1-x", "M", 0, NULL, 4, 1},
+    {"failed", NULL, 0, NULL, 5, 1}, /* a value that failed to load */
 };
 
 static pt_config_t config = {.named_values = values, .nnamed_values = 5};

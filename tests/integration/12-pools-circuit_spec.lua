@@ -359,9 +359,11 @@ describe("12 circuit breaker: acceptRetryAfter", function()
     local yaml = h.gateway_yaml {} .. "backends:\n"
       .. backend("yes", url .. "/yes", { count = 1, ranges = "[{ min: 503, max: 503 }]", trip = "30s", acceptRetryAfter = true, failureStatus = 429 })
       .. backend("no", url .. "/no", { count = 1, ranges = "[{ min: 503, max: 503 }]", trip = "3s", acceptRetryAfter = false, failureStatus = 429 })
+      .. backend("date", url .. "/date", { count = 1, ranges = "[{ min: 503, max: 503 }]", trip = "30s", acceptRetryAfter = true, failureStatus = 429 })
       .. [[
 apis:
   yes: { path: yes, backend: yes, subscriptionRequired: false }
+  date: { path: date, backend: date, subscriptionRequired: false }
   no: { path: no, backend: no, subscriptionRequired: false }
 ]]
     gw = h.start_gateway(yaml)
@@ -376,7 +378,13 @@ apis:
       assert.are.equal("retry", r:header("X-Backend-Name"))
       assert.are.equal("1", r:header("Retry-After"))
     end
+    -- Retry-After as an HTTP-date two seconds ahead
+    local when = os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + 2)
+    local rd = h.fetch(gw.port, { path = "/date/fail", headers = { { "X-Status", "503" }, { "X-Retry-After", when } } })
+    assert.are.equal(503, rd.status)
+    assert.are.equal(when, rd:header("Retry-After"))
     local t_trip = h.now()
+    assert_tripped(h.fetch(gw.port, { path = "/date/soon" }), 429, "within an HTTP-date Retry-After")
     assert_tripped(h.fetch(gw.port, { path = "/yes/soon" }), 429, "within Retry-After (acceptRetryAfter: true)")
     assert_tripped(h.fetch(gw.port, { path = "/no/soon" }), 429, "within tripDuration (acceptRetryAfter: false)")
     h.sleep(math.max(0, t_trip + 1.25 - h.now()))
@@ -386,6 +394,12 @@ apis:
     assert.are.equal("retry", r:header("X-Backend-Name"))
     assert.is_true(h.now() - t_trip < 2.5, "test too slow for the acceptRetryAfter: false check")
     assert_tripped(h.fetch(gw.port, { path = "/no/later" }), 429, "Retry-After: 1 honoured although acceptRetryAfter is false")
+    h.sleep(math.max(0, t_trip + 2.3 - h.now()))
+    r = h.fetch(gw.port, { path = "/date/later" })
+    assert.are.equal(200, r.status, "breaker still open 2.3 s after Retry-After: <now + 2 s as an HTTP-date>: "
+      .. h.show(r.raw_head .. r.body))
+    assert.is_true(h.now() - t_trip < 2.9, "test too slow for the acceptRetryAfter: false check")
+    assert_tripped(h.fetch(gw.port, { path = "/no/later2" }), 429, "closed before tripDuration (3s) with acceptRetryAfter: false")
   end)
 
   it("exits 0 on SIGTERM with a clean sanitizer report", function()
