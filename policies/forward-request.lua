@@ -36,10 +36,17 @@ local function resolve(location, cur_origin, cur_path)
   return origin, path, query
 end
 
+local DEFAULT_PORT = { http = 80, https = 443 }
+
+local function origin_of(scheme, host, port)
+  if port == DEFAULT_PORT[scheme] then return scheme .. "://" .. host end
+  return scheme .. "://" .. host .. ":" .. port
+end
+
 local function follow(ctx, resp, timeout)
   local r = ctx.request
   local scheme, host, port, path = r:url_parts()
-  local origin = scheme .. "://" .. host .. ":" .. port
+  local origin = origin_of(scheme, host, port)
   local method = r.method
   local body
   for _ = 1, MAX_REDIRECTS do
@@ -51,7 +58,7 @@ local function follow(ctx, resp, timeout)
     end
     local u = context.parse_url(base)
     if not u then return resp end
-    origin, path = u.scheme .. "://" .. u.host .. ":" .. u.port, p
+    origin, path = origin_of(u.scheme, u.host, u.port), p
     resp = pipeline.forward(ctx, { base_url = base, path = p, query = q, method = method,
       body = body, timeout = timeout })
   end

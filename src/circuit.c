@@ -46,6 +46,44 @@ int pt_backend_rt_init(pt_backend_rt_t *b, const pt_backend_cfg_t *cfg) {
   return render_credentials(b, cfg);
 }
 
+static int same_str(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
+
+static int same_rule(const pt_circuit_rule_cfg_t *a, const pt_circuit_rule_cfg_t *b) {
+  if (!a || !b) return a == b;
+  if (a->count != b->count || a->percentage != b->percentage || a->interval_ms != b->interval_ms ||
+      a->trip_duration_ms != b->trip_duration_ms || a->accept_retry_after != b->accept_retry_after ||
+      a->failure_status != b->failure_status || a->nstatus_ranges != b->nstatus_ranges ||
+      a->nerror_reasons != b->nerror_reasons)
+    return 0;
+  for (int i = 0; i < a->nstatus_ranges; i++)
+    if (a->status_ranges[i].min != b->status_ranges[i].min || a->status_ranges[i].max != b->status_ranges[i].max) return 0;
+  for (int i = 0; i < a->nerror_reasons; i++)
+    if (!same_str(a->error_reasons[i], b->error_reasons[i])) return 0;
+  return 1;
+}
+
+static int same_backend(const pt_backend_cfg_t *a, const pt_backend_cfg_t *b) {
+  if (!same_str(a->url_text, b->url_text) || a->pool != b->pool || a->nmembers != b->nmembers ||
+      !same_rule(a->circuit, b->circuit))
+    return 0;
+  for (int i = 0; i < a->nmembers; i++)
+    if (!same_str(a->members[i].id, b->members[i].id) || a->members[i].priority != b->members[i].priority ||
+        a->members[i].weight != b->members[i].weight)
+      return 0;
+  return 1;
+}
+
+void pt_backend_rt_inherit(pt_backend_rt_t *b, pt_backend_rt_t *old) {
+  if (!same_backend(b->cfg, old->cfg)) return;
+  uv_mutex_lock(&old->lock);
+  b->window_start = old->window_start;
+  b->failures = old->failures;
+  b->total = old->total;
+  b->open_until = old->open_until;
+  for (int i = 0; i < b->cfg->nmembers; i++) b->current_weight[i] = old->current_weight[i];
+  uv_mutex_unlock(&old->lock);
+}
+
 void pt_backend_rt_free(pt_backend_rt_t *b) {
   uv_mutex_destroy(&b->lock);
   free(b->members);

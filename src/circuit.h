@@ -28,6 +28,8 @@ struct pt_backend_rt_s {
 };
 
 int pt_backend_rt_init(pt_backend_rt_t *b, const pt_backend_cfg_t *cfg);
+/* Takes over old's breaker and round-robin state when both configurations are the same. */
+void pt_backend_rt_inherit(pt_backend_rt_t *b, pt_backend_rt_t *old);
 void pt_backend_rt_free(pt_backend_rt_t *b);
 
 /* 1 when the breaker lets a request through now. */

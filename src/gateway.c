@@ -9,13 +9,24 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "admin.h"
+#include "watch.h"
 #include "worker.h"
 
 struct pt_gateway_s {
   char *config_path;
   uv_mutex_t lock;
   pt_generation_t *current; /* guarded by lock */
-  uint64_t generations;     /* guarded by lock */
+  pt_generation_t *live;    /* every generation not yet freed; guarded by lock */
+  uint64_t generations;     /* published so far; only the control thread changes it */
+  struct {                  /* the last reload, for /status (control thread) */
+    int done, ok;
+    double at;
+    const char *trigger;
+    pt_diag_t diag;
+  } last;
+  pt_watch_t *watch;
+  pt_admin_t *admin;
   pt_worker_t *workers;
   int nworkers;
   int log_fd;
@@ -53,6 +64,16 @@ int pt_check(const char *config_path, FILE *out) {
   return errors;
 }
 
+int pt_reload_running(const char *config_path, FILE *out) {
+  pt_diag_t d = {0};
+  pt_config_t *c = pt_config_load(config_path, &d);
+  pt_diag_print(&d, out);
+  pt_diag_free(&d);
+  int rc = c ? pt_admin_call(c, "POST", "/reload", out) : -1;
+  pt_config_free(c);
+  return rc;
+}
+
 pt_gateway_t *pt_gateway_new(void) {
   pt_gateway_t *gw = calloc(1, sizeof *gw);
   if (!gw) return NULL;
@@ -68,15 +89,37 @@ pt_generation_t *pt__gateway_current(pt_gateway_t *gw) {
   return g;
 }
 
-static int publish(pt_gateway_t *gw, FILE *errors) {
-  pt_diag_t d = {0};
-  pt_generation_t *g = build(gw->config_path, gw->generations + 1, &d);
-  pt_diag_print(&d, errors);
-  pt_diag_free(&d);
+static void forget_generation(void *owner, pt_generation_t *g) {
+  pt_gateway_t *gw = owner;
+  uv_mutex_lock(&gw->lock);
+  for (pt_generation_t **p = &gw->live; *p; p = &(*p)->next_live)
+    if (*p == g) {
+      *p = g->next_live;
+      break;
+    }
+  uv_mutex_unlock(&gw->lock);
+}
+
+/* Builds a generation from the file and makes it current; the running one is
+ * untouched when anything fails. The errors stay for /status. */
+static int publish(pt_gateway_t *gw, FILE *errors, const char *trigger) {
+  pt_diag_free(&gw->last.diag);
+  pt_generation_t *g = build(gw->config_path, gw->generations + 1, &gw->last.diag);
+  pt_diag_print(&gw->last.diag, errors);
+  uv_timeval64_t tv;
+  gw->last.at = uv_gettimeofday(&tv) == 0 ? (double)tv.tv_sec + tv.tv_usec / 1e6 : 0;
+  gw->last.done = 1;
+  gw->last.ok = g != NULL;
+  gw->last.trigger = trigger;
   if (!g) return -1;
+  g->owner = gw;
+  g->on_free = forget_generation;
   uv_mutex_lock(&gw->lock);
   pt_generation_t *old = gw->current;
+  if (old) pt_generation_inherit(g, old);
   gw->current = g;
+  g->next_live = gw->live;
+  gw->live = g;
   gw->generations++;
   uv_mutex_unlock(&gw->lock);
   if (old) pt_generation_unref(old); /* in-flight requests hold their own references */
@@ -86,13 +129,93 @@ static int publish(pt_gateway_t *gw, FILE *errors) {
 int pt_gateway_load(pt_gateway_t *gw, const char *config_path, FILE *errors) {
   free(gw->config_path);
   gw->config_path = strdup(config_path);
-  return gw->config_path ? publish(gw, errors) : -1;
+  return gw->config_path ? publish(gw, errors, "start") : -1;
 }
 
-int pt_gateway_reload(pt_gateway_t *gw, FILE *errors) {
-  int rc = publish(gw, errors);
-  fprintf(errors, "portico: reload of %s %s\n", gw->config_path, rc ? "failed; still serving the previous configuration" : "done");
+static void watch_config(pt_gateway_t *gw);
+
+static int reload(pt_gateway_t *gw, FILE *errors, const char *trigger) {
+  int rc = publish(gw, errors, trigger);
+  fprintf(errors, "portico: reload (%s) of %s %s\n", trigger, gw->config_path,
+          rc ? "failed; still serving the previous configuration" : "done");
+  if (gw->running) watch_config(gw); /* the set of files may have changed, or an editor replaced one */
   return rc;
+}
+
+int pt_gateway_reload(pt_gateway_t *gw, FILE *errors) { return reload(gw, errors, "api"); }
+
+/* ---- status and the admin listener ------------------------------------------ */
+
+static void json_string(pt_buf_t *b, const char *s) {
+  pt_buf_append(b, "\"", 1);
+  for (; s && *s; s++) {
+    if (*s == '"' || *s == '\\') pt_buf_printf(b, "\\%c", *s);
+    else if ((unsigned char)*s < 0x20) pt_buf_printf(b, "\\u%04x", *s);
+    else pt_buf_append(b, s, 1);
+  }
+  pt_buf_append(b, "\"", 1);
+}
+
+static void last_reload_json(pt_gateway_t *gw, pt_buf_t *b) {
+  if (!gw->last.done) {
+    pt_buf_appends(b, "null");
+    return;
+  }
+  pt_buf_printf(b, "{\"ok\": %s, \"at\": %.3f, \"trigger\": \"%s\", \"errors\": [", gw->last.ok ? "true" : "false",
+                gw->last.at, gw->last.trigger);
+  for (int i = 0; i < gw->last.diag.count; i++) {
+    if (i) pt_buf_appends(b, ", ");
+    json_string(b, gw->last.diag.messages[i]);
+  }
+  pt_buf_appends(b, "]}");
+}
+
+static void status_json(void *data, pt_buf_t *b) {
+  pt_gateway_t *gw = data;
+  uv_mutex_lock(&gw->lock);
+  const pt_generation_t *g = gw->current;
+  pt_buf_printf(b, "{\"version\": \"%s\", \"id\": ", PORTICO_VERSION);
+  json_string(b, g->config->id);
+  pt_buf_printf(b, ", \"generation\": %llu, \"loadedAt\": %.3f, \"config\": ", (unsigned long long)g->number,
+                g->loaded_at);
+  json_string(b, gw->config_path);
+  pt_buf_appends(b, ", \"lastReload\": ");
+  last_reload_json(gw, b);
+  pt_buf_appends(b, ", \"workers\": [");
+  for (int i = 0; i < gw->nworkers; i++)
+    pt_buf_printf(b, "%s{\"index\": %d, \"generation\": %llu}", i ? ", " : "", i,
+                  (unsigned long long)atomic_load(&gw->workers[i].generation));
+  pt_buf_appends(b, "], \"generations\": [");
+  for (const pt_generation_t *l = gw->live; l; l = l->next_live)
+    pt_buf_printf(b, "%s{\"generation\": %llu, \"inFlight\": %d, \"current\": %s}", l == gw->live ? "" : ", ",
+                  (unsigned long long)l->number, atomic_load(&l->in_flight), l == g ? "true" : "false");
+  pt_buf_appends(b, "]}");
+  uv_mutex_unlock(&gw->lock);
+}
+
+static int admin_reload(void *data, pt_buf_t *b) {
+  pt_gateway_t *gw = data;
+  int rc = reload(gw, stderr, "admin");
+  pt_buf_printf(b, "{\"generation\": %llu, \"lastReload\": ", (unsigned long long)gw->generations);
+  last_reload_json(gw, b);
+  pt_buf_appends(b, "}");
+  return rc;
+}
+
+static const pt_admin_ops_t admin_ops = {status_json, admin_reload};
+
+static void on_files_changed(void *data) { reload(data, stderr, "file"); }
+
+/* (Re)starts the file watches and the admin listener for the current configuration. */
+static void watch_config(pt_gateway_t *gw) {
+  pt_generation_t *g = pt__gateway_current(gw);
+  pt_watch_stop(gw->watch);
+  gw->watch = pt_watch_start(&gw->loop, g->config, on_files_changed, gw);
+  if (!pt_admin_same(gw->admin, g->config)) {
+    pt_admin_stop(gw->admin);
+    gw->admin = pt_admin_start(&gw->loop, g->config, &admin_ops, gw);
+  }
+  pt_generation_unref(g);
 }
 
 static int open_access_log(pt_gateway_t *gw, const pt_config_t *c) {
@@ -116,11 +239,15 @@ static void request_stop(pt_gateway_t *gw) {
   uv_close((uv_handle_t *)&gw->sigint, NULL);
   uv_close((uv_handle_t *)&gw->sighup, NULL);
   uv_close((uv_handle_t *)&gw->stop_async, NULL);
+  pt_watch_stop(gw->watch);
+  pt_admin_stop(gw->admin);
+  gw->watch = NULL;
+  gw->admin = NULL;
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
   pt_gateway_t *gw = s->data;
-  if (signum == SIGHUP) pt_gateway_reload(gw, stderr);
+  if (signum == SIGHUP) reload(gw, stderr, "SIGHUP");
   else request_stop(gw);
 }
 
@@ -157,7 +284,7 @@ int pt_gateway_run(pt_gateway_t *gw, int handle_signals) {
   start_signals(gw, handle_signals);
   gw->running = 1;
   if (rc) request_stop(gw);
-  else print_ready(g->config, gw->nworkers);
+  else print_ready(g->config, gw->nworkers), watch_config(gw);
   pt_generation_unref(g);
   uv_run(&gw->loop, UV_RUN_DEFAULT);
   for (int i = 0; i < gw->nworkers; i++) pt_worker_join(&gw->workers[i]);
@@ -176,6 +303,7 @@ void pt_gateway_stop(pt_gateway_t *gw) { uv_async_send(&gw->stop_async); }
 void pt_gateway_free(pt_gateway_t *gw) {
   if (!gw) return;
   if (gw->current) pt_generation_unref(gw->current);
+  pt_diag_free(&gw->last.diag);
   uv_mutex_destroy(&gw->lock);
   free(gw->config_path);
   free(gw);

@@ -11,10 +11,12 @@ static const char usage[] =
     "       portico import-openapi SPEC [--api-id ID] [--path P] [--base-url URL]\n"
     "                                print the gateway.yaml entry of the API an OpenAPI 2/3\n"
     "                                spec (YAML or JSON) describes; warnings go to stderr\n"
+    "       portico reload -c FILE   ask the running gateway (its gateway.admin listener) to reload\n"
     "       portico version          print the version\n"
     "       portico --help           this text\n"
     "\n"
-    "While running: SIGHUP reloads the configuration, SIGTERM/SIGINT drain and stop.\n";
+    "While running: edits to the configuration and the files it names reload it, as do\n"
+    "SIGHUP and POST /reload on the admin listener; SIGTERM/SIGINT drain and stop.\n";
 
 static const char *config_arg(int argc, char **argv, int from) {
   for (int i = from; i < argc; i++) {
@@ -78,12 +80,13 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (strcmp(cmd, "import-openapi") == 0) return import_openapi(argc, argv);
-  int sub = strcmp(cmd, "run") == 0 || strcmp(cmd, "check") == 0;
+  int sub = strcmp(cmd, "run") == 0 || strcmp(cmd, "check") == 0 || strcmp(cmd, "reload") == 0;
   const char *path = config_arg(argc, argv, sub ? 2 : 1);
   if (!path || (!sub && cmd[0] != '-')) {
     fprintf(stderr, "portico: %s\n%s", path ? "unknown command" : "missing -c FILE", usage);
     return 2;
   }
   if (strcmp(cmd, "check") == 0) return pt_check(path, stdout) ? 1 : 0;
+  if (strcmp(cmd, "reload") == 0) return pt_reload_running(path, stdout) ? 1 : 0;
   return run(path);
 }

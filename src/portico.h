@@ -18,6 +18,10 @@ const char *pt_version(void);
  * Returns the number of errors (0: valid). */
 int pt_check(const char *config_path, FILE *out);
 
+/* Asks the gateway running with this configuration (through its admin
+ * listener) to reload; prints its answer. Returns 0 when the reload took effect. */
+int pt_reload_running(const char *config_path, FILE *out);
+
 pt_gateway_t *pt_gateway_new(void);
 /* Loads the first configuration. Errors go to `errors`. Returns 0 or -1. */
 int pt_gateway_load(pt_gateway_t *gw, const char *config_path, FILE *errors);

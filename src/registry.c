@@ -60,6 +60,9 @@ pt_generation_t *pt_generation_build(pt_config_t *c, uint64_t number) {
     return NULL;
   }
   atomic_init(&g->refs, 1);
+  atomic_init(&g->in_flight, 0);
+  uv_timeval64_t tv;
+  g->loaded_at = uv_gettimeofday(&tv) == 0 ? (double)tv.tv_sec + tv.tv_usec / 1e6 : 0;
   g->number = number;
   g->config = c;
   snprintf(g->via, sizeof g->via, "1.1 %s", c->id);
@@ -73,8 +76,16 @@ pt_generation_t *pt_generation_build(pt_config_t *c, uint64_t number) {
   return g;
 }
 
+void pt_generation_inherit(pt_generation_t *g, const pt_generation_t *old) {
+  for (int i = 0; i < g->config->nbackends; i++) {
+    pt_backend_rt_t *prev = pt_registry_backend(old, g->config->backends[i].id);
+    if (prev) pt_backend_rt_inherit(&g->backends[i], prev);
+  }
+}
+
 void pt_generation_unref(pt_generation_t *g) {
   if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 1) return;
+  if (g->on_free) g->on_free(g->owner, g);
   for (int i = 0; g->lua && i < g->nlua; i++) pt_lua_free(g->lua[i]);
   free(g->lua);
   pt_router_free(&g->router);

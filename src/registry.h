@@ -24,6 +24,11 @@ typedef struct pt_generation_s {
   pt_strmap_t subscription_by_key; /* primary and secondary keys -> pt_subscription_cfg_t */
   char via[96];                  /* "1.1 <gateway id>" */
   int has_policies;              /* some scope has a policy document */
+  double loaded_at;              /* wall clock, seconds */
+  atomic_int in_flight;          /* requests pinning this generation */
+  struct pt_generation_s *next_live; /* the gateway's list of generations not yet freed */
+  void (*on_free)(void *owner, struct pt_generation_s *g); /* called before it is freed */
+  void *owner;
   struct pt_lua_s **lua;         /* per worker, created by that worker on first use */
   int nlua;
 } pt_generation_t;
@@ -37,6 +42,9 @@ static inline pt_generation_t *pt_generation_ref(pt_generation_t *g) {
 void pt_generation_unref(pt_generation_t *g);
 
 pt_backend_rt_t *pt_registry_backend(const pt_generation_t *g, const char *id);
+/* Run-time state (circuit breakers, round robin) of backends whose configuration did
+ * not change moves from old to g, so that a reload does not reset it. */
+void pt_generation_inherit(pt_generation_t *g, const pt_generation_t *old);
 /* Compiles every policy in a scratch Lua state: errors go to d. Returns 0 or -1. */
 int pt_generation_check_policies(const pt_generation_t *g, pt_diag_t *d);
 

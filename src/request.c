@@ -24,6 +24,8 @@ pt_request_t *pt__request_new(pt_conn_t *c) {
   c->idle_ms = r->gen->config->timeouts.idle;
   c->header_ms = r->gen->config->timeouts.header_read;
   c->w->requests++;
+  atomic_store_explicit(&c->w->generation, r->gen->number, memory_order_relaxed);
+  atomic_fetch_add_explicit(&r->gen->in_flight, 1, memory_order_relaxed);
   return r;
 }
 
@@ -69,6 +71,7 @@ void pt__request_free(pt_conn_t *c) {
   pt_headers_free(&r->headers);
   free(r->detail);
   pt_buf_free(&r->url);
+  atomic_fetch_sub_explicit(&r->gen->in_flight, 1, memory_order_relaxed);
   pt_generation_unref(r->gen);
   free(r);
   c->req = NULL;

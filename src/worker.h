@@ -28,6 +28,7 @@ typedef struct pt_worker_s {
   int done;               /* drained: the worker's own handles are closing */
   pt_conn_t *conns;       /* every open downstream connection */
   uint64_t requests;      /* served, also the request id counter */
+  _Atomic uint64_t generation; /* of the latest request started here (for /status) */
   pt_pool_t pool;
   pt_dns_t dns;
   pt_accesslog_t log;

@@ -908,7 +908,7 @@ local expr_mod, rt_mod
 function M.expr_module()
   if expr_mod == nil then
     local ok, m = pcall(require, "portico.expr")
-    expr_mod = ok and m or false
+    expr_mod = ok and type(m) == "table" and m or false
   end
   return expr_mod or nil
 end
@@ -916,7 +916,7 @@ end
 function M.runtime()
   if rt_mod == nil then
     local ok, m = pcall(require, "portico.csharp")
-    rt_mod = ok and m or false
+    rt_mod = ok and type(m) == "table" and m or false
     if rt_mod then context.runtime = rt_mod end
   end
   return rt_mod or nil

@@ -138,15 +138,21 @@ end
 -- One trace record (the trace policy, policy.trace): a JSON line on stderr
 -- for now, and kept in the final response's `traces` for C.
 local cjson_ok, cjson = pcall(require, "cjson")
+
+-- Where trace lines go (false: nowhere, e.g. in tests).
+M.trace_sink = function(line)
+  if io and io.stderr then io.stderr:write(line, "\n") end
+end
+
 function M.trace(ctx, rec)
   rec.requestId = ctx.req.id
   rec.time = ctx.req.timestamp
   local traces = ctx.traces
   if not traces then traces = {}; ctx.traces = traces end
   traces[#traces + 1] = rec
-  if cjson_ok and io and io.stderr then
+  if cjson_ok and M.trace_sink then
     local ok, line = pcall(cjson.encode, rec)
-    if ok then io.stderr:write(line, "\n") end
+    if ok then M.trace_sink(line) end
   end
 end
 

@@ -210,6 +210,7 @@ apis:
   pct: { path: pct, backend: pct, subscriptionRequired: false }
   pctlow: { path: pctlow, backend: pctlow, subscriptionRequired: false }
   deadpool: { path: deadpool, backend: deadpool, subscriptionRequired: false }
+  direct-d1: { path: direct-d1, backend: d1, subscriptionRequired: false }
 ]]
     gw = h.start_gateway(yaml)
   end)
@@ -308,6 +309,12 @@ apis:
     for i = 1, 3 do
       assert_tripped(get("/deadpool/open" .. i), 503, "all members open, request " .. i)
     end
+  end)
+
+  it("shares a backend's breaker between the pool and an API using the backend directly", function()
+    -- d1 tripped through the pool in the previous test
+    local r = get("/direct-d1/x")
+    assert_tripped(r, 503, "d1 tripped via the pool, then used directly")
   end)
 
   it("exits 0 on SIGTERM with a clean sanitizer report", function()

@@ -11,6 +11,7 @@ package.path = root .. "/lua/?.lua;" .. root .. "/policies/?.lua;" .. package.pa
 local M = { root = root }
 
 M.engine = require "portico.engine"
+require("portico.pipeline").trace_sink = false   -- traces are asserted, not printed
 
 -- A spec with one API "echo" (operations get-order, search) and backends
 -- "orders" and "orders-dr". `docs`: { global = xml, api = xml, operation = xml,
@@ -71,6 +72,10 @@ function M.req(t)
     service_url = "http://127.0.0.1:9001/v1",
   }
   for k, v in pairs(t or {}) do r[k] = v end
+  -- policies change the header list in place: every run gets its own
+  local hs = {}
+  for i, hd in ipairs(r.headers) do hs[i] = { hd[1], hd[2] } end
+  r.headers = hs
   return r
 end
 
