@@ -49,6 +49,7 @@ void pt_accesslog_write(pt_accesslog_t *l, const pt_access_t *a) {
   json_str(b, a->path ? a->path : "", a->path ? a->path_len : 0);
   json_field(b, "clientIp", a->client_ip);
   json_field(b, "api", a->api);
+  if (a->operation) json_field(b, "operation", a->operation);
   pt_buf_printf(b, ",\"status\":%d,\"bytesIn\":%llu,\"bytesOut\":%llu", a->status,
                 (unsigned long long)a->bytes_in, (unsigned long long)a->bytes_out);
   json_field(b, "backend", a->backend);

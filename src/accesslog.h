@@ -17,6 +17,7 @@ typedef struct pt_access_s {
   const char *path; size_t path_len; /* without the query */
   const char *client_ip;
   const char *api;      /* NULL when no API matched */
+  const char *operation; /* the matched operation's id, or NULL */
   const char *backend;  /* the origin called, or NULL */
   const char *reason;   /* APIM LastError.Reason, or NULL */
   const char *message;  /* what went wrong, for operators, or NULL */

@@ -9,6 +9,20 @@
 
 #define MIN_SAMPLE_FOR_PERCENTAGE 10 /* a single failed request is not "50% failing" */
 
+/* Query credentials stay one parameter each: what is not unreserved (RFC 3986)
+ * is percent-encoded; a '%' the user wrote is taken as an escape already made. */
+static int append_encoded(pt_buf_t *b, const char *s) {
+  int rc = 0;
+  for (; *s && !rc; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || strchr("-._~%", ch))
+      rc = pt_buf_append(b, s, 1);
+    else
+      rc = pt_buf_printf(b, "%%%02X", ch);
+  }
+  return rc;
+}
+
 static int render_credentials(pt_backend_rt_t *b, const pt_backend_cfg_t *c) {
   pt_buf_t h = {0}, q = {0};
   int rc = 0, n = c->ncred_headers + (c->auth_scheme != NULL);
@@ -25,8 +39,12 @@ static int render_credentials(pt_backend_rt_t *b, const pt_backend_cfg_t *c) {
                        c->auth_parameter ? c->auth_parameter : "");
   }
   for (int i = 0; i < c->ncred_query && !rc; i++)
-    for (int v = 0; v < c->cred_query[i].nvalues && !rc; v++)
-      rc = pt_buf_printf(&q, "%s%s=%s", q.len ? "&" : "", c->cred_query[i].name, c->cred_query[i].values[v]);
+    for (int v = 0; v < c->cred_query[i].nvalues && !rc; v++) {
+      rc = pt_buf_appends(&q, q.len ? "&" : "");
+      if (!rc) rc = append_encoded(&q, c->cred_query[i].name);
+      if (!rc) rc = pt_buf_append(&q, "=", 1);
+      if (!rc) rc = append_encoded(&q, c->cred_query[i].values[v]);
+    }
   if (!rc && h.len) rc = pt_buf_append(&h, "", 1), b->header_block = h.base, h.base = NULL;
   if (!rc && q.len) rc = pt_buf_append(&q, "", 1), b->query = q.base, q.base = NULL;
   pt_buf_free(&h);

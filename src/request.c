@@ -41,6 +41,7 @@ static void request_log(pt_conn_t *c, pt_request_t *r) {
       .path_len = plen,
       .client_ip = c->client_ip,
       .api = r->api ? r->api->id : NULL,
+      .operation = r->d.route.operation ? r->d.route.operation->id : NULL,
       .backend = r->backend ? r->backend->cfg->id : r->api ? r->api->service_url_text : NULL,
       .reason = r->reason,
       .message = r->detail,

@@ -10,16 +10,37 @@ const char pt_sub_invalid_message[] =
     "Access denied due to invalid subscription key. Make sure to provide a valid key for an active "
     "subscription.";
 
+static int hex(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Percent-decodes a query value into out; a value too long for a key is left as it is. */
+static size_t decode(const char *v, size_t n, char *out, size_t cap) {
+  size_t o = 0;
+  for (size_t i = 0; i < n && o + 1 < cap; i++, o++) {
+    if (v[i] == '%' && i + 2 < n && hex(v[i + 1]) >= 0 && hex(v[i + 2]) >= 0) {
+      out[o] = (char)(hex(v[i + 1]) * 16 + hex(v[i + 2]));
+      i += 2;
+    } else {
+      out[o] = v[i] == '+' ? ' ' : v[i];
+    }
+  }
+  return o;
+}
+
 void pt_subscription_find_key(const pt_api_cfg_t *api, const pt_headers_t *h, const char *query,
                               size_t qlen, pt_sub_key_t *key) {
   memset(key, 0, sizeof *key);
+  size_t qvlen = 0;
+  const char *qv = api->sub_key_query ? pt_query_param(query, qlen, api->sub_key_query, &qvlen) : NULL;
+  key->in_query = qv != NULL;
   key->header = api->sub_key_header ? pt_headers_find(h, api->sub_key_header, 0) : -1;
   if (key->header >= 0) {
     key->value = pt_header_value(h, key->header);
     key->len = h->items[key->header].value_len;
-  } else if (api->sub_key_query) {
-    key->value = pt_query_param(query, qlen, api->sub_key_query, &key->len);
-    key->in_query = key->value != NULL;
+  } else if (qv) {
+    key->len = decode(qv, qvlen, key->decoded, sizeof key->decoded);
+    key->value = key->decoded;
   }
 }
 

@@ -16,7 +16,8 @@ typedef struct pt_sub_key_s {
   const char *value;
   size_t len;
   int header;   /* index of the header carrying it, or -1 */
-  int in_query; /* found in the query string */
+  int in_query; /* the query carries the key parameter (removed before forwarding) */
+  char decoded[260]; /* a query value, percent-decoded */
 } pt_sub_key_t;
 
 void pt_subscription_find_key(const pt_api_cfg_t *api, const pt_headers_t *h, const char *query,
