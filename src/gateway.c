@@ -139,6 +139,7 @@ static int reload(pt_gateway_t *gw, FILE *errors, const char *trigger) {
   fprintf(errors, "portico: reload (%s) of %s %s\n", trigger, gw->config_path,
           rc ? "failed; still serving the previous configuration" : "done");
   if (gw->running) watch_config(gw); /* the set of files may have changed, or an editor replaced one */
+  for (int i = 0; !rc && i < gw->nworkers; i++) pt_worker_reloaded(&gw->workers[i]);
   return rc;
 }
 

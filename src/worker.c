@@ -34,28 +34,66 @@ static int listen_socket(const struct sockaddr_storage *a) {
   return fd;
 }
 
-static int open_listeners(pt_worker_t *w, const pt_config_t *cfg) {
-  w->listeners = calloc(cfg->nlisten, sizeof *w->listeners);
-  if (!w->listeners) return UV_ENOMEM;
-  for (int i = 0; i < cfg->nlisten; i++) {
-    int fd = listen_socket(&cfg->listen[i].addr);
-    if (fd < 0) {
-      fprintf(stderr, "%s:%d:%d: gateway.listen: cannot listen on %s: %s\n", cfg->file,
-              cfg->listen[i].line, cfg->listen[i].col, cfg->listen[i].text, uv_strerror(fd));
-      return fd;
-    }
-    uv_tcp_t *t = &w->listeners[w->nlisteners++];
-    uv_tcp_init(&w->loop, t);
-    t->data = w;
-    int rc = uv_tcp_open(t, fd);
-    if (!rc) rc = uv_listen((uv_stream_t *)t, 4096, pt_server_on_connection);
-    if (rc < 0) {
-      fprintf(stderr, "%s: gateway.listen: cannot listen on %s: %s\n", cfg->file, cfg->listen[i].text,
-              uv_strerror(rc));
-      return rc;
-    }
+static void on_listener_closed(uv_handle_t *h) { free((pt_listener_t *)h); }
+
+static int open_listener(pt_worker_t *w, const pt_config_t *cfg, const pt_listen_t *l) {
+  int fd = listen_socket(&l->addr);
+  if (fd < 0) {
+    fprintf(stderr, "%s:%d:%d: gateway.listen: cannot listen on %s: %s\n", cfg->file, l->line, l->col, l->text,
+            uv_strerror(fd));
+    return fd;
   }
-  return 0;
+  pt_listener_t *t = calloc(1, sizeof *t);
+  if (!t) {
+    close(fd);
+    return UV_ENOMEM;
+  }
+  uv_tcp_init(&w->loop, &t->tcp);
+  t->tcp.data = w;
+  t->addr = l->addr;
+  int rc = uv_tcp_open(&t->tcp, fd);
+  if (!rc) rc = uv_listen((uv_stream_t *)&t->tcp, 4096, pt_server_on_connection);
+  t->next = w->listeners;
+  w->listeners = t;
+  if (rc < 0)
+    fprintf(stderr, "%s: gateway.listen: cannot listen on %s: %s\n", cfg->file, l->text, uv_strerror(rc));
+  return rc;
+}
+
+static int same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+  size_t n = a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  return a->ss_family == b->ss_family && memcmp(a, b, n) == 0;
+}
+
+/* Makes the listeners those of cfg: opens the new addresses, closes the
+ * removed ones. Established connections are not touched. */
+static int reconcile_listeners(pt_worker_t *w, const pt_config_t *cfg) {
+  int rc = 0;
+  for (pt_listener_t **p = &w->listeners; *p;) {
+    pt_listener_t *t = *p;
+    int keep = 0;
+    for (int i = 0; i < cfg->nlisten && !keep; i++) keep = same_addr(&t->addr, &cfg->listen[i].addr);
+    if (keep) {
+      p = &t->next;
+      continue;
+    }
+    *p = t->next;
+    uv_close((uv_handle_t *)&t->tcp, on_listener_closed);
+  }
+  for (int i = 0; i < cfg->nlisten; i++) {
+    int have = 0;
+    for (pt_listener_t *t = w->listeners; t && !have; t = t->next) have = same_addr(&t->addr, &cfg->listen[i].addr);
+    if (!have && open_listener(w, cfg, &cfg->listen[i]) < 0) rc = -1;
+  }
+  return rc;
+}
+
+static void close_listeners(pt_worker_t *w) {
+  while (w->listeners) {
+    pt_listener_t *t = w->listeners;
+    w->listeners = t->next;
+    uv_close((uv_handle_t *)&t->tcp, on_listener_closed);
+  }
 }
 
 static void close_handle(uv_handle_t *h, void *arg) {
@@ -67,10 +105,16 @@ static void on_drain_deadline(uv_timer_t *t) { pt_server_close_all(t->data); }
 static void on_wakeup(uv_async_t *a) {
   pt_worker_t *w = a->data;
   if (w->draining) return;
-  w->draining = 1;
-  for (int i = 0; i < w->nlisteners; i++) uv_close((uv_handle_t *)&w->listeners[i], NULL);
-  w->nlisteners = 0;
   pt_generation_t *g = pt__gateway_current(w->gw);
+  if (!atomic_load(&w->stop)) { /* a reload: follow the listeners of the new generation */
+    reconcile_listeners(w, g->config);
+    pt_pool_configure(&w->pool, g->config->pool.max_idle_per_origin, g->config->pool.idle_timeout,
+                      g->config->pool.max_requests_per_connection);
+    pt_generation_unref(g);
+    return;
+  }
+  w->draining = 1;
+  close_listeners(w);
   uv_timer_start(&w->drain_timer, on_drain_deadline, g->config->timeouts.drain, 0);
   pt_generation_unref(g);
   pt_server_drain(w);
@@ -94,7 +138,6 @@ static void worker_main(void *arg) {
   pt_pool_free(&w->pool);
   pt_dns_free(&w->dns);
   uv_loop_close(&w->loop);
-  free(w->listeners);
 }
 
 int pt_worker_start(pt_worker_t *w, struct pt_gateway_s *gw, int index, int log_fd) {
@@ -116,7 +159,7 @@ int pt_worker_start(pt_worker_t *w, struct pt_gateway_s *gw, int index, int log_
   uv_timer_init(&w->loop, &w->drain_timer);
   w->drain_timer.data = w;
   uv_unref((uv_handle_t *)&w->drain_timer);
-  rc = open_listeners(w, cfg);
+  rc = reconcile_listeners(w, cfg) < 0 ? -1 : 0;
   pt_generation_unref(g);
   if (!rc) rc = uv_thread_create(&w->thread, worker_main, w);
   if (rc < 0) { /* nothing ran yet: unwind on this thread */
@@ -127,6 +170,11 @@ int pt_worker_start(pt_worker_t *w, struct pt_gateway_s *gw, int index, int log_
   return rc;
 }
 
-void pt_worker_drain(pt_worker_t *w) { uv_async_send(&w->wakeup); }
+void pt_worker_drain(pt_worker_t *w) {
+  atomic_store(&w->stop, 1);
+  uv_async_send(&w->wakeup);
+}
+
+void pt_worker_reloaded(pt_worker_t *w) { uv_async_send(&w->wakeup); }
 
 void pt_worker_join(pt_worker_t *w) { uv_thread_join(&w->thread); }

@@ -15,6 +15,12 @@
 struct pt_gateway_s;
 typedef struct pt_conn_s pt_conn_t;
 
+typedef struct pt_listener_s {
+  uv_tcp_t tcp; /* first: the handle is the listener */
+  struct sockaddr_storage addr;
+  struct pt_listener_s *next;
+} pt_listener_t;
+
 typedef struct pt_worker_s {
   uv_loop_t loop;
   uv_thread_t thread;
@@ -22,8 +28,8 @@ typedef struct pt_worker_s {
   struct pt_gateway_s *gw;
   uv_async_t wakeup;      /* the gateway asks for drain or stop */
   uv_timer_t drain_timer; /* bounds a graceful drain */
-  uv_tcp_t *listeners;
-  int nlisteners;
+  pt_listener_t *listeners;
+  _Atomic int stop;       /* the wakeup means: drain and stop (else: a reload happened) */
   int draining;
   int done;               /* drained: the worker's own handles are closing */
   pt_conn_t *conns;       /* every open downstream connection */
@@ -39,6 +45,8 @@ int pt_worker_start(pt_worker_t *w, struct pt_gateway_s *gw, int index, int log_
 /* Thread-safe: stop accepting, let in-flight requests finish, then exit the thread. */
 void pt_worker_drain(pt_worker_t *w);
 void pt_worker_join(pt_worker_t *w);
+/* Thread-safe: a new generation was published (listeners and pool limits follow it). */
+void pt_worker_reloaded(pt_worker_t *w);
 
 /* libuv alloc callback handing out the worker's shared read buffer. */
 void pt__worker_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
