@@ -415,9 +415,9 @@ static void load_admin(pt__loader_t *L, yaml_node_t *n) {
 static void load_gateway(pt__loader_t *L, yaml_node_t *g) {
   static const char *const keys[] = {"id", "hostnames", "listen", "workers", "limits", "timeouts",
                                      "pool", "dnsTtl", "accessLog", "policy", "policyPaths", "maxHops",
-                                     "admin"};
+                                     "admin", "selfChaining"};
   enum { ID, HOSTNAMES, LISTEN, WORKERS, LIMITS, TIMEOUTS, POOL, DNS_TTL, ACCESS_LOG, POLICY,
-         POLICY_PATHS, MAX_HOPS, ADMIN, NKEYS };
+         POLICY_PATHS, MAX_HOPS, ADMIN, SELF_CHAINING, NKEYS };
   pt__yaml_t *Y = &L->y;
   yaml_node_t *v[NKEYS];
   char why[PT__ERR_MAX];
@@ -442,6 +442,10 @@ static void load_gateway(pt__loader_t *L, yaml_node_t *g) {
   if (v[POLICY_PATHS]) load_policy_paths(L, "gateway.policyPaths", v[POLICY_PATHS]);
   if (v[MAX_HOPS]) pt__field_int(Y, "gateway", "maxHops", v[MAX_HOPS], 1, 100, &c->max_hops);
   L->admin = v[ADMIN];
+  static const char *const modes[] = {"dispatch", "reject"};
+  if (v[SELF_CHAINING])
+    pt__field_enum(Y, "gateway", "selfChaining", v[SELF_CHAINING], "a self-chaining mode", modes, 2,
+                   &c->self_chaining_reject);
 }
 
 /* ---- the document ---- */

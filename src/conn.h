@@ -21,6 +21,7 @@ enum { BLOCK_UPSTREAM = 1, BLOCK_PIPELINE = 2 };
 enum { TIMER_NONE, TIMER_HEADER, TIMER_IDLE, TIMER_SEND, TIMER_LINGER };
 
 typedef struct pt_request_s {
+  uint64_t id;          /* per worker; logged as "<worker>-<id>" */
   pt_generation_t *gen;
   pt_headers_t headers;
   pt_buf_t url;

@@ -104,6 +104,14 @@ static int compose_target(pt_buf_t *t, const pt_dispatch_t *d, const char *rest,
   return rc;
 }
 
+/* A backend that is this gateway: dispatched in-process, or refused fast. */
+static int self_chained(const pt_generation_t *g, pt_dispatch_t *d, const char *listener) {
+  d->self = listener;
+  if (!listener || !g->config->self_chaining_reject) return 0;
+  return refuse(d, 500, "BackendConnectionFailure",
+                "Self-chained backend refused: it points back at this gateway (gateway.selfChaining: reject)"), -1;
+}
+
 static int choose_backend(const pt_generation_t *g, pt_dispatch_t *d, const pt_forward_override_t *ov) {
   const pt_api_cfg_t *api = d->route.api;
   if (ov && ov->base_url) {
@@ -111,12 +119,12 @@ static int choose_backend(const pt_generation_t *g, pt_dispatch_t *d, const pt_f
     if (pt_url_parse(&d->base_url, ov->base_url, err, sizeof err) < 0)
       return refuse(d, 500, "ExpressionValueEvaluationFailure", "set-backend-service: invalid base-url"), -1;
     d->origin = &d->base_url;
-    return 0;
+    return self_chained(g, d, pt_selfchain_match(&g->selfchain, &d->base_url, 0));
   }
   const char *id = ov && ov->backend_id ? ov->backend_id : api->backend_id;
   if (!id) {
     d->origin = &api->service_url;
-    return 0;
+    return self_chained(g, d, g->api_self[api - g->config->apis]);
   }
   pt_backend_rt_t *b = pt_registry_backend(g, id);
   if (!b) return refuse(d, 500, "BackendConnectionFailure", "Backend not found"), -1;
@@ -127,7 +135,7 @@ static int choose_backend(const pt_generation_t *g, pt_dispatch_t *d, const pt_f
                   "Service unavailable: every backend is tripped by its circuit breaker"), -1;
   }
   d->origin = &d->backend->cfg->url;
-  return 0;
+  return self_chained(g, d, g->backend_self[d->backend - g->backends]);
 }
 
 int pt_dispatch_forward(const pt_generation_t *g, const pt_dispatch_in_t *in, pt_dispatch_t *d,

@@ -39,6 +39,7 @@ typedef struct pt_dispatch_s {
   const pt_subscription_cfg_t *subscription;
   pt_backend_rt_t *backend;  /* the Single backend called (a pool member), or NULL for serviceUrl */
   const pt_url_t *origin;
+  const char *self;          /* the listener of this gateway the origin reaches (self-chaining), or NULL */
   pt_url_t base_url;         /* parsed set-backend-service base-url, owned */
   pt_buf_t head;             /* the upstream request head; the caller takes it */
   /* where the pieces of the target are, after route: */

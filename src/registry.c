@@ -46,6 +46,25 @@ static int has_policies(const pt_config_t *c) {
   return any;
 }
 
+void pt_generation_find_self_chains(pt_generation_t *g, pt_diag_t *d) {
+  const pt_config_t *c = g->config;
+  const char *what = c->self_chaining_reject ? "refused (gateway.selfChaining: reject)"
+                                             : "dispatched in-process, without a network call";
+  for (int i = 0; i < c->nbackends; i++) {
+    const pt_backend_cfg_t *b = &c->backends[i];
+    if (b->pool || !(g->backend_self[i] = pt_selfchain_match(&g->selfchain, &b->url, 1))) continue;
+    pt_diag_warn(d, c->file, b->line, b->col, "backends.%s: url %s points back at this gateway (listener %s): "
+                 "self-chained; requests to it are %s", b->id, b->has_secret ? "(with a secret)" : b->url_text,
+                 g->backend_self[i], what);
+  }
+  for (int i = 0; i < c->napis; i++) {
+    const pt_api_cfg_t *a = &c->apis[i];
+    if (a->backend_id || !(g->api_self[i] = pt_selfchain_match(&g->selfchain, &a->service_url, 1))) continue;
+    pt_diag_warn(d, c->file, a->line, a->col, "apis.%s: serviceUrl %s points back at this gateway (listener %s): "
+                 "self-chained; requests to it are %s", a->id, a->has_secret ? "(with a secret)" : a->service_url_text, g->api_self[i], what);
+  }
+}
+
 int pt_generation_check_policies(const pt_generation_t *g, pt_diag_t *d) {
   if (!g->has_policies) return 0;
   pt_lua_t *probe = pt_lua_new(g, d);
@@ -69,7 +88,10 @@ pt_generation_t *pt_generation_build(pt_config_t *c, uint64_t number) {
   g->has_policies = has_policies(c);
   g->nlua = c->workers;
   g->lua = calloc((size_t)c->workers, sizeof *g->lua);
-  if (!g->lua || pt_router_build(&g->router, c) || build_backends(g) || build_subscriptions(g)) {
+  g->backend_self = calloc((size_t)(c->nbackends > 0 ? c->nbackends : 1), sizeof *g->backend_self);
+  g->api_self = calloc((size_t)(c->napis > 0 ? c->napis : 1), sizeof *g->api_self);
+  if (!g->lua || !g->backend_self || !g->api_self || pt_selfchain_build(&g->selfchain, c) ||
+      pt_router_build(&g->router, c) || build_backends(g) || build_subscriptions(g)) {
     pt_generation_unref(g);
     return NULL;
   }
@@ -89,6 +111,9 @@ void pt_generation_unref(pt_generation_t *g) {
   for (int i = 0; g->lua && i < g->nlua; i++) pt_lua_free(g->lua[i]);
   free(g->lua);
   pt_router_free(&g->router);
+  pt_selfchain_free(&g->selfchain);
+  free(g->backend_self);
+  free(g->api_self);
   for (int i = 0; g->backends && i < g->config->nbackends; i++) pt_backend_rt_free(&g->backends[i]);
   free(g->backends);
   pt_strmap_free(&g->backend_by_id);

@@ -12,6 +12,7 @@
 #include "circuit.h"
 #include "config.h"
 #include "router.h"
+#include "selfchain.h"
 #include "strmap.h"
 
 typedef struct pt_generation_s {
@@ -24,6 +25,9 @@ typedef struct pt_generation_s {
   pt_strmap_t subscription_by_key; /* primary and secondary keys -> pt_subscription_cfg_t */
   char via[96];                  /* "1.1 <gateway id>" */
   int has_policies;              /* some scope has a policy document */
+  pt_selfchain_t selfchain;      /* this gateway's own endpoints */
+  const char **backend_self;     /* per backend: the listener its url reaches, or NULL */
+  const char **api_self;         /* per API (serviceUrl): the same */
   double loaded_at;              /* wall clock, seconds */
   atomic_int in_flight;          /* requests pinning this generation */
   struct pt_generation_s *next_live; /* the gateway's list of generations not yet freed */
@@ -47,5 +51,8 @@ pt_backend_rt_t *pt_registry_backend(const pt_generation_t *g, const char *id);
 void pt_generation_inherit(pt_generation_t *g, const pt_generation_t *old);
 /* Compiles every policy in a scratch Lua state: errors go to d. Returns 0 or -1. */
 int pt_generation_check_policies(const pt_generation_t *g, pt_diag_t *d);
+/* Marks the backends and service URLs that point back at this gateway (names
+ * are resolved, bounded in time) and warns about each in d. */
+void pt_generation_find_self_chains(pt_generation_t *g, pt_diag_t *d);
 
 #endif

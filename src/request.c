@@ -23,7 +23,7 @@ pt_request_t *pt__request_new(pt_conn_t *c) {
   c->req = r;
   c->idle_ms = r->gen->config->timeouts.idle;
   c->header_ms = r->gen->config->timeouts.header_read;
-  c->w->requests++;
+  r->id = ++c->w->requests;
   atomic_store_explicit(&c->w->generation, r->gen->number, memory_order_relaxed);
   atomic_fetch_add_explicit(&r->gen->in_flight, 1, memory_order_relaxed);
   return r;
@@ -34,7 +34,7 @@ static void request_log(pt_conn_t *c, pt_request_t *r) {
   const char *q = r->url.base ? memchr(r->url.base, '?', r->url.len) : NULL;
   if (q) plen = (size_t)(q - r->url.base);
   pt_access_t a = {
-      .request_id = c->w->requests,
+      .request_id = r->id,
       .worker = c->w->index,
       .method = llhttp_method_name(c->parser.method),
       .path = r->url.base,
@@ -146,6 +146,7 @@ static void start_exchange(pt_conn_t *c, const pt_buf_t *body) {
       .has_body = body ? body->len > 0 : r->has_body,
       .head_request = c->parser.method == HTTP_HEAD,
       .idempotent = is_idempotent(c->parser.method),
+      .in_process = r->d.self != NULL,
       .connect_timeout_ms = cfg->timeouts.backend_connect,
       .response_timeout_ms = cfg->timeouts.backend,
   };
@@ -239,7 +240,7 @@ static void policy_start(pt_conn_t *c) {
     names[i] = m->params[i].name, values[i] = m->params[i].value, lens[i] = m->params[i].value_len;
   int host = pt_headers_find(&r->headers, "host", 0);
   char id[48];
-  snprintf(id, sizeof id, "%d-%llu", c->w->index, (unsigned long long)c->w->requests);
+  snprintf(id, sizeof id, "%d-%llu", c->w->index, (unsigned long long)r->id);
   const pt_subscription_cfg_t *sub = r->d.subscription;
   pt_policy_request_t q = {
       .id = id, .ip = c->client_ip, .method = llhttp_method_name(c->parser.method),

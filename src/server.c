@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "conn.h"
@@ -299,31 +300,23 @@ void pt__conn_close(pt_conn_t *c) {
   uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
 }
 
-void pt_server_on_connection(uv_stream_t *listener, int status) {
-  pt_worker_t *w = listener->data;
-  if (status < 0 || w->draining) return;
+static pt_conn_t *conn_new(pt_worker_t *w) {
   settings_once();
   pt_conn_t *c = calloc(1, sizeof *c);
-  if (!c) return;
+  if (!c) return NULL;
   c->w = w;
   uv_tcp_init(&w->loop, &c->tcp);
   pt_deadline_init(&w->loop, &c->timer, c);
   c->tcp.data = c;
-  if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
-    c->closing = 1;
-    uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
-    return;
-  }
+  return c;
+}
+
+/* The connection is open: parse, time out, and account for it. */
+static void conn_start(pt_conn_t *c) {
+  pt_worker_t *w = c->w;
   c->next = w->conns;
   if (w->conns) w->conns->prev = c;
   w->conns = c;
-  uv_tcp_nodelay(&c->tcp, 1);
-  struct sockaddr_storage peer;
-  int plen = sizeof peer;
-  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen) == 0) {
-    if (peer.ss_family == AF_INET6) uv_ip6_name((struct sockaddr_in6 *)&peer, c->client_ip, sizeof c->client_ip);
-    else uv_ip4_name((struct sockaddr_in *)&peer, c->client_ip, sizeof c->client_ip);
-  }
   llhttp_init(&c->parser, HTTP_REQUEST, &request_settings);
   c->parser.data = c;
   pt_writeq_init(&c->out, (uv_stream_t *)&c->tcp, c, on_out_drain);
@@ -333,6 +326,44 @@ void pt_server_on_connection(uv_stream_t *listener, int status) {
   pt_generation_unref(g);
   pt__conn_timer(c, TIMER_HEADER, c->header_ms);
   pt__conn_update_reading(c);
+}
+
+void pt_server_on_connection(uv_stream_t *listener, int status) {
+  pt_worker_t *w = listener->data;
+  if (status < 0 || w->draining) return;
+  pt_conn_t *c = conn_new(w);
+  if (!c) return;
+  if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
+    c->closing = 1;
+    uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  struct sockaddr_storage peer;
+  int plen = sizeof peer;
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen) == 0) {
+    if (peer.ss_family == AF_INET6) uv_ip6_name((struct sockaddr_in6 *)&peer, c->client_ip, sizeof c->client_ip);
+    else uv_ip4_name((struct sockaddr_in *)&peer, c->client_ip, sizeof c->client_ip);
+  }
+  conn_start(c);
+}
+
+int pt_server_adopt(pt_worker_t *w, int fd) {
+  pt_conn_t *c = w->draining ? NULL : conn_new(w);
+  if (!c) {
+    close(fd);
+    return UV_ECANCELED;
+  }
+  int rc = uv_tcp_open(&c->tcp, fd);
+  if (rc < 0) {
+    close(fd);
+    c->closing = 1;
+    uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
+    return rc;
+  }
+  snprintf(c->client_ip, sizeof c->client_ip, "127.0.0.1"); /* the gateway itself is the client */
+  conn_start(c);
+  return 0;
 }
 
 void pt_server_drain(pt_worker_t *w) {

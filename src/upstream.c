@@ -6,7 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "pool.h"
+#include "server.h"
 #include "worker.h"
 
 const char pt_reason_connection_failure[] = "BackendConnectionFailure";
@@ -30,7 +35,7 @@ struct pt_exchange_s {
   double backend_ms;
   unsigned has_body : 1, head_request : 1, idempotent : 1, reused : 1, retried : 1,
       body_ended : 1, got_bytes : 1, head_seen : 1, interim : 1, complete : 1, paused : 1,
-      in_callback : 1, aborted : 1;
+      in_callback : 1, aborted : 1, in_process : 1;
 };
 
 static llhttp_settings_t response_settings;
@@ -296,6 +301,25 @@ static void on_resolved(void *data, int status, const struct sockaddr_storage *a
     do_connect(x, addr);
 }
 
+/* Self-chaining: one end of a socketpair is this upstream connection, the
+ * other is handed to our own server as a new client connection. No
+ * listener, no connect, no DNS: none of the ways a network self-call fails. */
+static void connect_in_process(pt_exchange_t *x) {
+  pt_upconn_t *c = x->conn;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
+    fail(x, 500, pt_reason_connection_failure, "in-process dispatch: socketpair: %s", strerror(errno));
+    return;
+  }
+  if (uv_tcp_open(&c->tcp, sv[0]) < 0 || pt_server_adopt(x->w, sv[1]) < 0) {
+    close(sv[0]);
+    fail(x, 500, pt_reason_connection_failure, "in-process dispatch failed");
+    return;
+  }
+  c->out.stream = (uv_stream_t *)&c->tcp;
+  start_reading(x);
+}
+
 static void connect_fresh(pt_exchange_t *x) {
   pt_upconn_t *c = calloc(1, sizeof *c);
   if (!c) {
@@ -313,6 +337,7 @@ static void connect_fresh(pt_exchange_t *x) {
     return;
   }
   arm(x, x->connect_timeout_ms);
+  if (x->in_process) return connect_in_process(x);
   struct sockaddr_storage addr;
   int rc = pt_dns_resolve(&x->w->dns, x->host, x->port, &addr, on_resolved, x, &x->lookup);
   if (rc == 0) do_connect(x, &addr);
@@ -336,6 +361,7 @@ int pt_exchange_start(pt_worker_t *w, const pt_exchange_params_t *p, const pt_ex
   x->has_body = p->has_body;
   x->head_request = p->head_request;
   x->idempotent = p->idempotent;
+  x->in_process = p->in_process;
   x->connect_timeout_ms = p->connect_timeout_ms;
   x->response_timeout_ms = p->response_timeout_ms;
   x->started = uv_hrtime();

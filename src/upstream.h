@@ -44,6 +44,7 @@ typedef struct pt_exchange_params_s {
   int has_body;            /* a retry never replays a body */
   int head_request;        /* the response to HEAD has no body */
   int idempotent;
+  int in_process;          /* the origin is this gateway: no network, a socketpair to our own server */
   uint64_t connect_timeout_ms, response_timeout_ms;
 } pt_exchange_params_t;
 

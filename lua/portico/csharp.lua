@@ -70,6 +70,9 @@ local T = {}
 M.T = T
 local E = {}
 M.E = E
+-- constructors: rt.new("T", ...) -> NEW.T(...)
+local NEW = {}
+M.NEW = NEW
 
 ------------------------------------------------------------------------------
 -- classes: metatables carrying C# members; `props` are getters, `methods` take the
@@ -1852,3 +1855,2467 @@ function M.coalesce(a, b)
   if a == nil then return b end
   return a
 end
+
+------------------------------------------------------------------------------
+-- casts, is, as
+
+local JObject, JArray, JProperty -- classes, below
+local DateTime, DateTimeOffset, TimeSpan, Guid, Uri -- classes, below
+local json_parse -- below
+
+local function invalid_cast(v, T)
+  throw("InvalidCastException", format("Unable to cast object of type '%s' to type '%s'.", type_name(v), T))
+end
+
+local function to_integer(v, T)
+  local t = type(v)
+  local r = INT_RANGE[T]
+  local x
+  if mtype(v) == "integer" then x = v
+  elseif t == "number" then
+    if v ~= v then return r[1] end
+    x = v >= 0 and floor(v) or -floor(-v)
+    x = tointeger(x) or (v > 0 and r[2] or r[1])
+  elseif t == "string" then
+    -- a JSON string value converts (Newtonsoft's explicit conversion)
+    local e
+    x, e = parse_integer(v, "long")
+    if not x then
+      if e == "overflow" then throw("OverflowException", "Value was either too large or too small for an " .. r[3] .. ".") end
+      format_error(v)
+    end
+  elseif t == "boolean" then x = v and 1 or 0
+  elseif t == "table" and v.enum_type then x = v.value
+  else invalid_cast(v, r[3]) end
+  if T == "int" then return int32(x) end
+  if T == "long" or T == "ulong" then return x end
+  local span = r[2] - r[1] + 1
+  x = (x - r[1]) % span + r[1]
+  return x
+end
+
+local CASTS = {}
+M.CASTS = CASTS
+for name in pairs(INT_RANGE) do CASTS[name] = function(v) return to_integer(v, name) end end
+local function to_double(v)
+  local t = type(v)
+  if t == "number" then return v + 0.0 end
+  if t == "string" then
+    local d = parse_double(v)
+    if not d then format_error(v) end
+    return d
+  end
+  if t == "boolean" then return v and 1.0 or 0.0 end
+  invalid_cast(v, "Double")
+end
+CASTS.double, CASTS.float, CASTS.decimal = to_double, to_double, to_double
+CASTS.string = function(v)
+  local t = type(v)
+  if t == "string" then return v end
+  if t == "number" or t == "boolean" then return str(v) end
+  local C = cls(v)
+  if C == Guid or C == Uri or C == DateTime or C == DateTimeOffset or C == TimeSpan or C == Enum then
+    return str(v)
+  end
+  invalid_cast(v, "System.String")
+end
+CASTS.bool = function(v)
+  local t = type(v)
+  if t == "boolean" then return v end
+  if t == "string" then
+    local l = lower(match(v, "^%s*(.-)%s*$"))
+    if l == "true" then return true end
+    if l == "false" then return false end
+    format_error(v)
+  end
+  if t == "number" then return v ~= 0 end
+  invalid_cast(v, "System.Boolean")
+end
+CASTS.char = function(v)
+  if type(v) == "string" and slen(v) == 1 then return v end
+  if mtype(v) == "integer" then return utf8char(v) end
+  invalid_cast(v, "System.Char")
+end
+CASTS.JObject = function(v)
+  if cls(v) == JObject then return v end
+  if cls(v) == Dictionary then return M.T.JObject.FromObject(v) end
+  invalid_cast(v, "Newtonsoft.Json.Linq.JObject")
+end
+CASTS.JArray = function(v)
+  if cls(v) == JArray then return v end
+  invalid_cast(v, "Newtonsoft.Json.Linq.JArray")
+end
+local function is_json(v)
+  local t = type(v)
+  return t == "string" or t == "number" or t == "boolean" or cls(v) == JObject or cls(v) == JArray
+end
+CASTS.JToken = function(v)
+  if is_json(v) then return v end
+  invalid_cast(v, "Newtonsoft.Json.Linq.JToken")
+end
+CASTS.JValue = function(v)
+  local t = type(v)
+  if t == "string" or t == "number" or t == "boolean" then return v end
+  invalid_cast(v, "Newtonsoft.Json.Linq.JValue")
+end
+CASTS.DateTime = function(v)
+  local C = cls(v)
+  if C == DateTime then return v end
+  if C == DateTimeOffset then return M.get(v, "DateTime") end
+  if type(v) == "string" then return M.T.DateTime.Parse(v) end
+  invalid_cast(v, "System.DateTime")
+end
+CASTS.DateTimeOffset = function(v)
+  local C = cls(v)
+  if C == DateTimeOffset then return v end
+  if C == DateTime then return M.new("DateTimeOffset", v) end
+  if type(v) == "string" then return M.T.DateTimeOffset.Parse(v) end
+  invalid_cast(v, "System.DateTimeOffset")
+end
+CASTS.TimeSpan = function(v)
+  if cls(v) == TimeSpan then return v end
+  if type(v) == "string" then return M.T.TimeSpan.Parse(v) end
+  invalid_cast(v, "System.TimeSpan")
+end
+CASTS.Guid = function(v)
+  if cls(v) == Guid then return v end
+  if type(v) == "string" then return M.T.Guid.Parse(v) end
+  invalid_cast(v, "System.Guid")
+end
+CASTS.Uri = function(v)
+  if cls(v) == Uri then return v end
+  if type(v) == "string" then return M.new("Uri", v) end
+  invalid_cast(v, "System.Uri")
+end
+
+local VALUE_TYPES = { bool = true, char = true, double = true, float = true, decimal = true,
+  DateTime = true, DateTimeOffset = true, TimeSpan = true, Guid = true }
+for name in pairs(INT_RANGE) do VALUE_TYPES[name] = true end
+
+-- (T)v; `nullable` for (T?)v
+function M.cast(v, T, nullable)
+  if v == nil or v == JNULL then
+    if VALUE_TYPES[T] and not nullable then
+      throw("NullReferenceException", "Object reference not set to an instance of an object (cast of null to " .. T .. ").")
+    end
+    return nil
+  end
+  local f = CASTS[T]
+  if f then return f(v) end
+  return v
+end
+
+function M.default_of(T)
+  if T == "bool" then return false end
+  if INT_RANGE[T] then return 0 end
+  if T == "double" or T == "float" or T == "decimal" then return 0.0 end
+  if T == "char" then return "\0" end
+  return nil
+end
+
+-- the result of obj.M(...) used as obj.M<T>(...): JSON text becomes JObject/JArray/JToken
+function generic_result(v, T)
+  if (T == "JObject" or T == "JArray" or T == "JToken") and type(v) == "string" then
+    return json_parse(v, T)
+  end
+  if v == nil then return M.default_of(T) end
+  return M.cast(v, T)
+end
+M.generic_result = generic_result
+
+local IS = {
+  string = function(v) return type(v) == "string" end,
+  char = function(v) return type(v) == "string" and slen(v) == 1 end,
+  bool = function(v) return type(v) == "boolean" end,
+  object = function(v) return v ~= nil end,
+  dynamic = function(v) return v ~= nil end,
+  JToken = is_json,
+  JValue = function(v) local t = type(v); return t == "string" or t == "number" or t == "boolean" end,
+}
+for name in pairs(INT_RANGE) do IS[name] = function(v) return mtype(v) == "integer" end end
+IS.double = function(v) return mtype(v) == "float" end
+IS.float, IS.decimal = IS.double, IS.double
+
+function M.is(v, T)
+  if v == nil or v == JNULL then return false end
+  local f = IS[T]
+  if f then return f(v) end
+  local base, rank = match(T, "^(.-)(%[%]+)$")
+  if base then
+    if base == "byte" then return cls(v) == Bytes end
+    return cls(v) == Array
+  end
+  local gbase = match(T, "^([%w_]+)<")
+  local name = gbase or T
+  local C = cls(v)
+  if C then
+    if name == "List" then return C == List end
+    if name == "Dictionary" or name == "IDictionary" or name == "IReadOnlyDictionary" then return C == Dictionary end
+    if name == "IEnumerable" then return C.iter ~= nil end
+    local K = C
+    while K do
+      if K.__name == name then return true end
+      K = K.base
+    end
+    return false
+  end
+  if name == "IEnumerable" then return type(v) == "string" or (type(v) == "table" and v.GetEnumerator ~= nil) end
+  local _ = rank
+  return type_name(v) == name
+end
+
+function M.as(v, T)
+  if M.is(v, T) then return v end
+  return nil
+end
+
+------------------------------------------------------------------------------
+-- static classes: string, numbers, bool, char, Convert, Math
+
+local function join_values(sep, ...)
+  local n = select("#", ...)
+  local parts = {}
+  local first = ...
+  if n == 1 and type(first) ~= "string" and first ~= nil and (cls(first) and cls(first).iter or (type(first) == "table" and getmetatable(first) == nil)) then
+    for _, v in M.each(first) do parts[#parts + 1] = str(v) end
+  else
+    for i = 1, n do parts[i] = str((select(i, ...))) end
+  end
+  return concat(parts, sep)
+end
+
+T.String = {
+  IsNullOrEmpty = function(s) return s == nil or s == "" end,
+  IsNullOrWhiteSpace = function(s) return s == nil or not find(s, "[^ \t\n\r\v\f]") end,
+  Join = function(sep, ...) return join_values(str(sep), ...) end,
+  Concat = function(...) return join_values("", ...) end,
+  Equals = function(a, b, cmp)
+    if a == nil or b == nil then return a == b end
+    if ignore_case(cmp) then return lower(a) == lower(b) end
+    return a == b
+  end,
+  Compare = function(a, b, cmp)
+    if a == b then return 0 end
+    if a == nil then return -1 end
+    if b == nil then return 1 end
+    if ignore_case(cmp) then a, b = lower(a), lower(b) end
+    if a == b then return 0 end
+    return a < b and -1 or 1
+  end,
+  Format = function(fmt, ...)
+    local n = select("#", ...)
+    local args = { ... }
+    if fmt == nil and type(args[1]) == "string" then
+      -- String.Format(provider, format, args...)
+      fmt = args[1]
+      remove(args, 1)
+      n = n - 1
+    end
+    if n == 1 and cls(args[1]) == Array then
+      local a = args[1]
+      args = {}
+      for i = 1, a.n do args[i] = a[i] end
+      n = a.n
+    end
+    return composite(fmt, args, n)
+  end,
+}
+T.String.CompareOrdinal = T.String.Compare
+
+local function numeric_statics(kind)
+  local r = INT_RANGE[kind]
+  local function parse(s, style)
+    if s == nil then throw("ArgumentNullException", "Value cannot be null. (Parameter 's')") end
+    local hex = type(style) == "table" and style.enum_type == "NumberStyles" and (style.value & 512) == 512
+    local v, e = parse_integer(s, kind, hex)
+    if not v then
+      if e == "overflow" then throw("OverflowException", "Value was either too large or too small for an " .. r[3] .. ".") end
+      format_error(s)
+    end
+    return v
+  end
+  return {
+    Parse = parse,
+    TryParse = function(s, style)
+      if type(s) ~= "string" then return false, 0 end
+      local hex = type(style) == "table" and style.enum_type == "NumberStyles" and (style.value & 512) == 512
+      local v = parse_integer(s, kind, hex)
+      if v then return true, v end
+      return false, 0
+    end,
+  }
+end
+T.Int32 = numeric_statics("int")
+T.Int64 = numeric_statics("long")
+T.Int16 = numeric_statics("short")
+T.Byte = numeric_statics("byte")
+T.SByte = numeric_statics("sbyte")
+T.UInt32 = numeric_statics("uint")
+T.UInt16 = numeric_statics("ushort")
+T.UInt64 = numeric_statics("ulong")
+T.Double = {
+  Parse = function(s)
+    if s == nil then throw("ArgumentNullException", "Value cannot be null. (Parameter 's')") end
+    local v = parse_double(s)
+    if not v then format_error(s) end
+    return v
+  end,
+  TryParse = function(s)
+    local v = parse_double(s)
+    if v then return true, v end
+    return false, 0.0
+  end,
+  IsNaN = function(v) return v ~= v end,
+}
+T.Boolean = {
+  Parse = function(s)
+    if s == nil then throw("ArgumentNullException", "Value cannot be null. (Parameter 'value')") end
+    local l = lower(match(s, "^%s*(.-)%s*$"))
+    if l == "true" then return true end
+    if l == "false" then return false end
+    throw("FormatException", "String '" .. s .. "' was not recognized as a valid Boolean.")
+  end,
+  TryParse = function(s)
+    if type(s) ~= "string" then return false, false end
+    local l = lower(match(s, "^%s*(.-)%s*$"))
+    if l == "true" then return true, true end
+    if l == "false" then return true, false end
+    return false, false
+  end,
+}
+T.Char = {
+  IsDigit = function(c) return find(c, "^%d$") ~= nil end,
+  IsLetter = function(c) return find(c, "^%a$") ~= nil or (#c > 1 and utf8len(c) == 1) end,
+  IsLetterOrDigit = function(c) return find(c, "^%w$") ~= nil or (#c > 1 and utf8len(c) == 1) end,
+  IsWhiteSpace = function(c) return find(c, "^" .. WS .. "$") ~= nil end,
+  IsUpper = function(c) return find(c, "^%u$") ~= nil end,
+  IsLower = function(c) return find(c, "^%l$") ~= nil end,
+  ToUpper = function(c) return upper(c) end,
+  ToLower = function(c) return lower(c) end,
+}
+
+-- base64
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local B64INV = {}
+for i = 1, 64 do B64INV[byte(B64, i)] = i - 1 end
+
+local function base64_encode(s)
+  local out, n = {}, #s
+  for i = 1, n - 2, 3 do
+    local a, b, c = byte(s, i, i + 2)
+    local v = a << 16 | b << 8 | c
+    out[#out + 1] = char(byte(B64, (v >> 18) + 1), byte(B64, (v >> 12 & 63) + 1),
+      byte(B64, (v >> 6 & 63) + 1), byte(B64, (v & 63) + 1))
+  end
+  local rest = n % 3
+  if rest == 1 then
+    local v = byte(s, n) << 16
+    out[#out + 1] = char(byte(B64, (v >> 18) + 1), byte(B64, (v >> 12 & 63) + 1)) .. "=="
+  elseif rest == 2 then
+    local a, b = byte(s, n - 1, n)
+    local v = a << 16 | b << 8
+    out[#out + 1] = char(byte(B64, (v >> 18) + 1), byte(B64, (v >> 12 & 63) + 1), byte(B64, (v >> 6 & 63) + 1)) .. "="
+  end
+  return concat(out)
+end
+M.base64_encode = base64_encode
+
+-- strict (Convert.FromBase64String) unless `lenient` (base64url, missing padding)
+local function base64_decode(s, lenient)
+  s = gsub(s, "[ \t\r\n]", "")
+  if lenient then
+    s = gsub(gsub(s, "-", "+"), "_", "/")
+    s = gsub(s, "=+$", "")
+    s = s .. rep("=", (4 - #s % 4) % 4)
+  end
+  if #s % 4 ~= 0 or find(s, "[^%w%+/=]") or find(s, "=[^=]") or find(s, "===$") then
+    return nil
+  end
+  local out = {}
+  for i = 1, #s, 4 do
+    local a, b, c, d = byte(s, i, i + 3)
+    local va, vb = B64INV[a], B64INV[b]
+    local vc, vd = B64INV[c], B64INV[d]
+    if va == nil or vb == nil then return nil end
+    local v = va << 18 | vb << 12 | (vc or 0) << 6 | (vd or 0)
+    if c == 61 then out[#out + 1] = char(v >> 16)
+    elseif d == 61 then out[#out + 1] = char(v >> 16, v >> 8 & 255)
+    else
+      if vc == nil or vd == nil then return nil end
+      out[#out + 1] = char(v >> 16, v >> 8 & 255, v & 255)
+    end
+  end
+  return concat(out)
+end
+M.base64_decode = base64_decode
+
+-- C# rounds to even when converting doubles to integers
+local function round_even(v)
+  local f = floor(v)
+  local d = v - f
+  if d > 0.5 or (d == 0.5 and f % 2 == 1) then f = f + 1 end
+  return f
+end
+
+local function convert_int(kind)
+  local r = INT_RANGE[kind]
+  return function(v, base)
+    if v == nil then return 0 end
+    local t = type(v)
+    if t == "string" then
+      if base and base ~= 10 then
+        local txt = lower(match(v, "^%s*(.-)%s*$"))
+        if base == 16 then txt = gsub(txt, "^0x", "") end
+        local x = tonumber(txt, base)
+        if not x then format_error(v) end
+        if kind == "int" and x > 0x7fffffff and x <= 0xffffffff then x = x - 0x100000000 end
+        return x
+      end
+      return numeric_statics(kind).Parse(v)
+    end
+    if t == "boolean" then return v and 1 or 0 end
+    if mtype(v) == "float" then
+      if v ~= v or v >= r[2] + 0.5 or v <= r[1] - 0.5 then
+        throw("OverflowException", "Value was either too large or too small for an " .. r[3] .. ".")
+      end
+      return tointeger(round_even(v))
+    end
+    if mtype(v) == "integer" then
+      if v < r[1] or v > r[2] then throw("OverflowException", "Value was either too large or too small for an " .. r[3] .. ".") end
+      return v
+    end
+    if t == "table" and v.enum_type then return v.value end
+    invalid_cast(v, r[3])
+  end
+end
+
+T.Convert = {
+  ToBase64String = function(b, offset, length)
+    local s = raw_bytes(b, "inArray")
+    if offset then s = sub(s, offset + 1, offset + (length or #s)) end
+    return base64_encode(s)
+  end,
+  FromBase64String = function(s)
+    if s == nil then throw("ArgumentNullException", "Value cannot be null. (Parameter 's')") end
+    local r = base64_decode(s)
+    if not r then
+      throw("FormatException", "The input is not a valid Base-64 string as it contains a non-base 64 character, "
+        .. "more than two padding characters, or an illegal character among the padding characters.")
+    end
+    return bytes(r)
+  end,
+  ToInt32 = convert_int("int"), ToInt64 = convert_int("long"), ToInt16 = convert_int("short"),
+  ToByte = convert_int("byte"),
+  ToDouble = function(v)
+    if v == nil then return 0.0 end
+    return to_double(v)
+  end,
+  ToBoolean = function(v)
+    if v == nil then return false end
+    return CASTS.bool(v)
+  end,
+  ToString = function(v, base)
+    if mtype(base) == "integer" and mtype(v) == "integer" then
+      if base == 16 then return format("%x", v < 0 and v >= -2147483648 and (v & 0xffffffff) or v) end
+      if base == 2 then
+        local bits = {}
+        local x = v < 0 and (v & 0xffffffff) or v
+        repeat bits[#bits + 1] = tostring(x & 1); x = x >> 1 until x == 0
+        return concat(bits):reverse()
+      end
+      if base == 8 then return format("%o", v) end
+    end
+    if type(base) == "string" then return fmt_value(v, base) end
+    return str(v)
+  end,
+  ToChar = function(v)
+    if mtype(v) == "integer" then return utf8char(v) end
+    return CASTS.char(v)
+  end,
+  ToHexString = function(b)
+    return (gsub(raw_bytes(b), ".", function(c) return format("%02X", byte(c)) end))
+  end,
+  FromHexString = function(s)
+    if #s % 2 == 1 or find(s, "%X") then format_error(s) end
+    return bytes((gsub(s, "%x%x", function(h) return char(tonumber(h, 16)) end)))
+  end,
+  ToDateTime = function(v) return CASTS.DateTime(v) end,
+}
+T.Convert.ToDecimal = T.Convert.ToDouble
+T.Convert.ToSingle = T.Convert.ToDouble
+
+local function num_arg(v, what)
+  if type(v) ~= "number" then
+    throw("ArgumentException", format("'%s' must be a number, got %s", what or "value", type_name(v)))
+  end
+  return v
+end
+
+T.Math = {
+  Min = function(a, b) num_arg(a); num_arg(b); if b < a then return b end return a end,
+  Max = function(a, b) num_arg(a); num_arg(b); if b > a then return b end return a end,
+  Abs = function(a)
+    num_arg(a)
+    if a == math.mininteger then throw("OverflowException", "Negating the minimum value of a twos complement number is invalid.") end
+    return a < 0 and -a or a
+  end,
+  Floor = function(a) return floor(num_arg(a)) + 0.0 end,
+  Ceiling = function(a) return math.ceil(num_arg(a)) + 0.0 end,
+  Truncate = function(a) num_arg(a); return (a >= 0 and floor(a) or -floor(-a)) + 0.0 end,
+  Round = function(a, digits, mode)
+    num_arg(a)
+    if type(digits) == "table" then mode, digits = digits, nil end
+    local scale = 10 ^ (digits or 0)
+    local x = a * scale
+    local r
+    if mode and mode.name == "AwayFromZero" then
+      r = x >= 0 and floor(x + 0.5) or -floor(-x + 0.5)
+    elseif mode and mode.name == "ToZero" then r = x >= 0 and floor(x) or -floor(-x)
+    elseif mode and mode.name == "ToNegativeInfinity" then r = floor(x)
+    elseif mode and mode.name == "ToPositiveInfinity" then r = math.ceil(x)
+    else r = round_even(x) end
+    return r / scale + 0.0
+  end,
+  Pow = function(a, b) return num_arg(a) ^ num_arg(b) end,
+  Sqrt = function(a) return math.sqrt(num_arg(a)) end,
+  Sign = function(a) num_arg(a); return a > 0 and 1 or (a < 0 and -1 or 0) end,
+  Log = function(a, b) if b then return math.log(num_arg(a), b) end return math.log(num_arg(a)) end,
+  Log10 = function(a) return math.log(num_arg(a), 10) end,
+  Exp = function(a) return math.exp(num_arg(a)) end,
+}
+
+------------------------------------------------------------------------------
+-- JSON: JObject (ordered), JArray, JProperty; primitives are plain Lua values
+
+JObject = class("JObject")
+JArray = class("JArray")
+JProperty = class("JProperty")
+M.JObjectClass, M.JArrayClass, M.JPropertyClass = JObject, JArray, JProperty
+
+local function new_jobject() return setmetatable({ keys = {}, map = {} }, JObject) end
+local function new_jarray() return setmetatable({ n = 0 }, JArray) end
+M.new_jobject, M.new_jarray = new_jobject, new_jarray
+
+local to_token -- C# value -> JSON token
+
+local function from_token(v)
+  if v == JNULL then return nil end
+  return v
+end
+
+local function jput(o, k, v)
+  if not o.map[k] and o.map[k] ~= false then
+    if o.map[k] == nil then o.keys[#o.keys + 1] = k end
+  end
+  o.map[k] = to_token(v)
+end
+
+local function jremove(o, k)
+  if o.map[k] == nil then return false end
+  o.map[k] = nil
+  for i, kk in ipairs(o.keys) do if kk == k then remove(o.keys, i); break end end
+  return true
+end
+
+-- reader ---------------------------------------------------------------------
+
+local function json_error(s, pos, msg)
+  local line, col = 1, pos
+  local i = 1
+  while true do
+    local nl = find(s, "\n", i, true)
+    if not nl or nl >= pos then break end
+    line = line + 1
+    col = pos - nl
+    i = nl + 1
+  end
+  throw("JsonReaderException", format("%s Path '', line %d, position %d.", msg, line, col))
+end
+
+local ESC = { ['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f", n = "\n", r = "\r", t = "\t" }
+
+local function read_string(s, pos)
+  -- pos: after the opening quote
+  local buf, i = {}, pos
+  while true do
+    local j = find(s, '["\\%c]', i)
+    if not j then json_error(s, pos, "Unterminated string. Expected delimiter: \".") end
+    local c = sub(s, j, j)
+    if c == '"' then
+      if #buf == 0 then return sub(s, i, j - 1), j + 1 end
+      buf[#buf + 1] = sub(s, i, j - 1)
+      return concat(buf), j + 1
+    elseif c == "\\" then
+      buf[#buf + 1] = sub(s, i, j - 1)
+      local e = sub(s, j + 1, j + 1)
+      if ESC[e] then buf[#buf + 1] = ESC[e]; i = j + 2
+      elseif e == "u" then
+        local h = match(s, "^%x%x%x%x", j + 2)
+        if not h then json_error(s, j, "Bad JSON escape sequence.") end
+        local cp = tonumber(h, 16)
+        i = j + 6
+        if cp >= 0xD800 and cp <= 0xDBFF then
+          local lo = match(s, "^\\u(%x%x%x%x)", i)
+          lo = lo and tonumber(lo, 16)
+          if lo and lo >= 0xDC00 and lo <= 0xDFFF then
+            cp = 0x10000 + (cp - 0xD800) * 0x400 + (lo - 0xDC00)
+            i = i + 6
+          end
+        end
+        buf[#buf + 1] = utf8char(cp)
+      else json_error(s, j, "Bad JSON escape sequence: \\" .. e .. ".") end
+    else
+      if c == "\n" or c == "\r" then json_error(s, j, "Unterminated string. Expected delimiter: \".") end
+      buf[#buf + 1] = sub(s, i, j)
+      i = j + 1
+    end
+  end
+end
+
+local read_value
+
+local function skip_ws(s, pos)
+  local p = find(s, "[^ \t\r\n]", pos)
+  if p and sub(s, p, p) == "/" then
+    -- Newtonsoft accepts comments
+    if sub(s, p, p + 1) == "//" then
+      local nl = find(s, "\n", p, true)
+      return skip_ws(s, nl and nl + 1 or #s + 1)
+    elseif sub(s, p, p + 1) == "/*" then
+      local _, e = find(s, "*/", p + 2, true)
+      if not e then json_error(s, p, "Unexpected end while parsing comment.") end
+      return skip_ws(s, e + 1)
+    end
+  end
+  return p or (#s + 1)
+end
+
+local function read_object(s, pos, depth)
+  local o = new_jobject()
+  pos = skip_ws(s, pos)
+  if sub(s, pos, pos) == "}" then return o, pos + 1 end
+  while true do
+    local c = sub(s, pos, pos)
+    local key
+    if c == '"' then key, pos = read_string(s, pos + 1)
+    elseif c == "'" then
+      local e = find(s, "'", pos + 1, true)
+      if not e then json_error(s, pos, "Unterminated string.") end
+      key, pos = sub(s, pos + 1, e - 1), e + 1
+    else
+      local id = match(s, "^[%a_$][%w_$]*", pos)
+      if not id then json_error(s, pos, "Invalid property identifier character: " .. (c == "" and "end of input" or c) .. ".") end
+      key, pos = id, pos + #id
+    end
+    pos = skip_ws(s, pos)
+    if sub(s, pos, pos) ~= ":" then json_error(s, pos, "Invalid character after parsing property name. Expected ':'.") end
+    local v
+    v, pos = read_value(s, skip_ws(s, pos + 1), depth + 1)
+    if o.map[key] == nil then o.keys[#o.keys + 1] = key end
+    o.map[key] = v
+    pos = skip_ws(s, pos)
+    c = sub(s, pos, pos)
+    if c == "}" then return o, pos + 1 end
+    if c ~= "," then json_error(s, pos, "After parsing a value an unexpected character was encountered: " .. (c == "" and "end of input" or c) .. ".") end
+    pos = skip_ws(s, pos + 1)
+    if sub(s, pos, pos) == "}" then return o, pos + 1 end
+  end
+end
+
+local function read_array(s, pos, depth)
+  local a = new_jarray()
+  pos = skip_ws(s, pos)
+  if sub(s, pos, pos) == "]" then return a, pos + 1 end
+  local n = 0
+  while true do
+    local v
+    v, pos = read_value(s, pos, depth + 1)
+    n = n + 1
+    a[n] = v
+    pos = skip_ws(s, pos)
+    local c = sub(s, pos, pos)
+    if c == "]" then a.n = n; return a, pos + 1 end
+    if c ~= "," then json_error(s, pos, "After parsing a value an unexpected character was encountered: " .. (c == "" and "end of input" or c) .. ".") end
+    pos = skip_ws(s, pos + 1)
+    if sub(s, pos, pos) == "]" then a.n = n; return a, pos + 1 end
+  end
+end
+
+function read_value(s, pos, depth)
+  if depth > 256 then json_error(s, pos, "The reader's MaxDepth of 256 has been exceeded.") end
+  local c = sub(s, pos, pos)
+  if c == "{" then return read_object(s, pos + 1, depth) end
+  if c == "[" then return read_array(s, pos + 1, depth) end
+  if c == '"' then return read_string(s, pos + 1) end
+  if c == "'" then
+    local e = find(s, "'", pos + 1, true)
+    if not e then json_error(s, pos, "Unterminated string.") end
+    return sub(s, pos + 1, e - 1), e + 1
+  end
+  local num = match(s, "^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
+  if num and num ~= "-" then
+    local v
+    if find(num, "[.eE]") then v = tonumber(num)
+    else
+      v = tointeger(tonumber(num))
+      if v == nil then v = tonumber(num) end
+    end
+    if v == nil then json_error(s, pos, "Input string '" .. num .. "' is not a valid number.") end
+    return v, pos + #num
+  end
+  if sub(s, pos, pos + 3) == "true" then return true, pos + 4 end
+  if sub(s, pos, pos + 4) == "false" then return false, pos + 5 end
+  if sub(s, pos, pos + 3) == "null" then return JNULL, pos + 4 end
+  if c == "" then json_error(s, pos, "Unexpected end when reading JSON.") end
+  json_error(s, pos, "Unexpected character encountered while parsing value: " .. c .. ".")
+end
+
+-- JSON text -> JObject | JArray | primitive; `what` ("JObject", "JArray", "JToken")
+-- checks the kind, as JObject.Parse and JArray.Parse do
+function json_parse(s, what)
+  if s == nil then throw("ArgumentNullException", "Value cannot be null. (Parameter 'json')") end
+  s = need_string(s)
+  local pos = skip_ws(s, 1)
+  local v
+  v, pos = read_value(s, pos, 0)
+  pos = skip_ws(s, pos)
+  if pos <= #s then
+    json_error(s, pos, "Additional text encountered after finished reading JSON content: " .. sub(s, pos, pos) .. ".")
+  end
+  if what == "JObject" and cls(v) ~= JObject then
+    throw("JsonReaderException", "Error reading JObject from JsonReader. Current JsonReader item is not an object: "
+      .. (cls(v) == JArray and "StartArray" or "value") .. ". Path '', line 1, position 1.")
+  end
+  if what == "JArray" and cls(v) ~= JArray then
+    throw("JsonReaderException", "Error reading JArray from JsonReader. Current JsonReader item is not an array: "
+      .. (cls(v) == JObject and "StartObject" or "value") .. ". Path '', line 1, position 1.")
+  end
+  return from_token(v)
+end
+M.json_parse = json_parse
+M.parse_json = json_parse
+
+-- writer ---------------------------------------------------------------------
+
+local JSON_ESC = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n",
+  ["\r"] = "\\r", ["\t"] = "\\t" }
+local function json_string(s)
+  return '"' .. gsub(s, '[%c"\\]', function(c)
+    return JSON_ESC[c] or format("\\u%04x", byte(c))
+  end) .. '"'
+end
+M.json_string = json_string
+
+local function json_number(v)
+  if mtype(v) == "integer" then return tostring(v) end
+  if v ~= v then return '"NaN"' end
+  if v == huge then return '"Infinity"' end
+  if v == -huge then return '"-Infinity"' end
+  local s = double_str(v)
+  if not find(s, "[.E]") then s = s .. ".0" end
+  return s
+end
+
+local function write(v, out, indent, level)
+  local t = type(v)
+  if t == "string" then out[#out + 1] = json_string(v); return end
+  if t == "number" then out[#out + 1] = json_number(v); return end
+  if t == "boolean" then out[#out + 1] = v and "true" or "false"; return end
+  if v == nil or v == JNULL then out[#out + 1] = "null"; return end
+  local C = cls(v)
+  if C == JObject then
+    if #v.keys == 0 then out[#out + 1] = "{}"; return end
+    out[#out + 1] = "{"
+    for i, k in ipairs(v.keys) do
+      if i > 1 then out[#out + 1] = "," end
+      if indent then out[#out + 1] = "\n" .. rep(indent, level + 1) end
+      out[#out + 1] = json_string(k)
+      out[#out + 1] = indent and ": " or ":"
+      write(v.map[k], out, indent, level + 1)
+    end
+    if indent then out[#out + 1] = "\n" .. rep(indent, level) end
+    out[#out + 1] = "}"
+    return
+  end
+  if C == JArray then
+    if v.n == 0 then out[#out + 1] = "[]"; return end
+    out[#out + 1] = "["
+    for i = 1, v.n do
+      if i > 1 then out[#out + 1] = "," end
+      if indent then out[#out + 1] = "\n" .. rep(indent, level + 1) end
+      write(v[i], out, indent, level + 1)
+    end
+    if indent then out[#out + 1] = "\n" .. rep(indent, level) end
+    out[#out + 1] = "]"
+    return
+  end
+  if C == JProperty then
+    out[#out + 1] = json_string(v.name)
+    out[#out + 1] = indent and ": " or ":"
+    write(v.value, out, indent, level)
+    return
+  end
+  write(to_token(v), out, indent, level)
+end
+
+local function json_text(v, indented)
+  local out = {}
+  write(v, out, indented and "  " or nil, 0)
+  return concat(out)
+end
+M.json_text = json_text
+
+local function formatting_indented(f)
+  if f == nil then return true end
+  return not (type(f) == "table" and f.name == "None")
+end
+
+-- C# value -> JSON token (what JToken.FromObject and JObject.Add do)
+function to_token(v)
+  local t = type(v)
+  if v == nil then return JNULL end
+  if t == "string" or t == "number" or t == "boolean" or v == JNULL then return v end
+  local C = cls(v)
+  if C == JObject or C == JArray then return v end
+  if C == JProperty then
+    throw("ArgumentException", "Can not add Newtonsoft.Json.Linq.JProperty to Newtonsoft.Json.Linq.JObject.")
+  end
+  if C == Array or C == List then
+    local a = new_jarray()
+    for i = 1, v.n do a[i] = to_token(v[i]) end
+    a.n = v.n
+    return a
+  end
+  if C == Dictionary then
+    local o = new_jobject()
+    for _, kv in Dictionary.iter(v) do jput(o, str(kv.k), kv.v) end
+    return o
+  end
+  if C == Bytes then return base64_encode(v.s) end
+  if C == Enum then return v.value end
+  if C and C.json then return C.json(v) end
+  if C and C.tostring then return C.tostring(v) end
+  if t == "table" and getmetatable(v) == nil then
+    -- a plain Lua table: an array when it has a sequence, else an object
+    if #v > 0 or next(v) == nil then
+      local a = new_jarray()
+      for i = 1, #v do a[i] = to_token(v[i]) end
+      a.n = #v
+      return a
+    end
+    local o = new_jobject()
+    local ks = {}
+    for k in pairs(v) do ks[#ks + 1] = tostring(k) end
+    sort(ks)
+    for _, k in ipairs(ks) do jput(o, k, v[k]) end
+    return o
+  end
+  throw("JsonSerializationException", "cannot convert " .. type_name(v) .. " to JSON")
+end
+M.to_token = to_token
+
+-- JObject --------------------------------------------------------------------
+
+local function jtype(v)
+  local t = type(v)
+  if t == "string" then return E.JTokenType.String end
+  if t == "boolean" then return E.JTokenType.Boolean end
+  if t == "number" then return mtype(v) == "integer" and E.JTokenType.Integer or E.JTokenType.Float end
+  if v == nil or v == JNULL then return E.JTokenType.Null end
+  local C = cls(v)
+  if C == JObject then return E.JTokenType.Object end
+  if C == JArray then return E.JTokenType.Array end
+  if C == JProperty then return E.JTokenType.Property end
+  return E.JTokenType.None
+end
+M.jtype = jtype
+
+local function jprop(o, k)
+  return setmetatable({ name = k, value = o.map[k], parent = o }, JProperty)
+end
+
+JObject.tostring = function(o) return json_text(o, true) end
+JArray.tostring = JObject.tostring
+JProperty.tostring = function(p) return json_text(p, true) end
+JObject.index = function(o, k)
+  if type(k) ~= "string" then
+    throw("ArgumentException", "Accessed JObject values with invalid key value: " .. str(k) .. ". Object property name expected.")
+  end
+  return from_token(o.map[k])
+end
+JObject.setindex = function(o, k, v)
+  if type(k) ~= "string" then
+    throw("ArgumentException", "Set JObject values with invalid key value: " .. str(k) .. ". Object property name expected.")
+  end
+  jput(o, k, v)
+end
+JObject.iter = function(o)
+  local i = 0
+  return function()
+    i = i + 1
+    local k = o.keys[i]
+    if k ~= nil then return i, jprop(o, k) end
+  end
+end
+JObject.props.Count = function(o) return #o.keys end
+JObject.props.HasValues = function(o) return #o.keys > 0 end
+JObject.props.Type = function() return E.JTokenType.Object end
+JObject.props.First = function(o) return o.keys[1] and jprop(o, o.keys[1]) or nil end
+JObject.props.Last = function(o) local k = o.keys[#o.keys]; return k and jprop(o, k) or nil end
+
+local JOM = JObject.methods
+function JOM.Add(o, k, v)
+  if cls(k) == JProperty and v == nil then k, v = k.name, from_token(k.value) end
+  k = need_string(k, "propertyName")
+  if o.map[k] ~= nil then
+    throw("ArgumentException", "Can not add property " .. k .. " to Newtonsoft.Json.Linq.JObject. Property with the same name already exists on object.")
+  end
+  jput(o, k, v)
+end
+function JOM.Remove(o, k) return jremove(o, need_string(k, "propertyName")) end
+function JOM.Property(o, k)
+  if o.map[k] == nil then return nil end
+  return jprop(o, k)
+end
+function JOM.ContainsKey(o, k) return o.map[k] ~= nil end
+function JOM.TryGetValue(o, k)
+  local v = o.map[k]
+  if v == nil then return false, nil end
+  return true, from_token(v)
+end
+function JOM.GetValue(o, k, cmp)
+  if ignore_case(cmp) then
+    for _, kk in ipairs(o.keys) do if lower(kk) == lower(k) then return from_token(o.map[kk]) end end
+    return nil
+  end
+  return from_token(o.map[k])
+end
+JOM["Value<>"] = function(o, T, k) return generic_result(from_token(o.map[k]), T) end
+JOM["Values<>"] = function(o, T)
+  local out, n = {}, 0
+  for _, k in ipairs(o.keys) do n = n + 1; out[n] = generic_result(from_token(o.map[k]), T) end
+  return new_array(out, n)
+end
+function JOM.Properties(o)
+  local out = {}
+  for i, k in ipairs(o.keys) do out[i] = jprop(o, k) end
+  return new_array(out, #o.keys)
+end
+function JOM.Children(o) return JOM.Properties(o) end
+function JOM.ToString(o, f) return json_text(o, formatting_indented(f)) end
+
+local function deep_clone(v)
+  local C = cls(v)
+  if C == JObject then
+    local o = new_jobject()
+    for _, k in ipairs(v.keys) do o.keys[#o.keys + 1] = k; o.map[k] = deep_clone(v.map[k]) end
+    return o
+  elseif C == JArray then
+    local a = new_jarray()
+    for i = 1, v.n do a[i] = deep_clone(v[i]) end
+    a.n = v.n
+    return a
+  end
+  return v
+end
+function JOM.DeepClone(o) return deep_clone(o) end
+function JOM.Merge(o, other)
+  for _, k in ipairs(other.keys) do
+    local ov, nv = o.map[k], other.map[k]
+    if cls(ov) == JObject and cls(nv) == JObject then JOM.Merge(ov, nv)
+    else jput(o, k, deep_clone(nv)) end
+  end
+end
+
+-- SelectToken("a.b[0]['c d']"): the JSONPath subset that names one token
+local function select_token(root, path, error_when_none)
+  local cur = root
+  local i, n = 1, #path
+  if sub(path, 1, 1) == "$" then i = 2 end
+  local function missing(what)
+    if error_when_none == true then throw("JsonException", "Property '" .. what .. "' does not exist on JObject.") end
+    cur = nil
+  end
+  while i <= n and cur ~= nil do
+    local c = sub(path, i, i)
+    if c == "." then
+      if sub(path, i + 1, i + 1) == "." then throw("NotSupportedException", "SelectToken: '..' is not supported") end
+      i = i + 1
+    elseif c == "[" then
+      local q = sub(path, i + 1, i + 1)
+      if q == "'" or q == '"' then
+        local close = find(path, q .. "]", i + 2, true)
+        if not close then throw("JsonException", "Path ended with open indexer.") end
+        local name = sub(path, i + 2, close - 1)
+        if cls(cur) ~= JObject then missing(name) else
+          cur = cur.map[name]
+          if cur == nil then missing(name) end
+        end
+        i = close + 2
+      else
+        local num, close = match(path, "^%s*(%d+)%s*()%]", i + 1)
+        if not num then throw("NotSupportedException", "SelectToken: only [n] and ['name'] indexers are supported") end
+        num = tonumber(num)
+        if cls(cur) ~= JArray or num >= cur.n then
+          if error_when_none == true then throw("JsonException", "Index " .. num .. " outside the bounds of JArray.") end
+          cur = nil
+        else cur = cur[num + 1] end
+        i = close + 1
+      end
+    else
+      local name = match(path, "^[^.%[]+", i)
+      if name == "*" then throw("NotSupportedException", "SelectToken: wildcards are not supported") end
+      if cls(cur) ~= JObject then missing(name) else
+        cur = cur.map[name]
+        if cur == nil then missing(name) end
+      end
+      i = i + #name
+    end
+  end
+  return from_token(cur)
+end
+function JOM.SelectToken(o, path, err) return select_token(o, need_string(path, "path"), err) end
+JOM["ToObject<>"] = function(o, T)
+  if T == "JObject" or T == "object" or T == "dynamic" or T == "JToken" then return o end
+  if match(T, "^Dictionary<") then
+    local d = new_dictionary()
+    local vt = match(T, "^Dictionary<%s*string%s*,%s*(.-)%s*>$")
+    for _, k in ipairs(o.keys) do
+      local v = from_token(o.map[k])
+      if vt == "string" and type(v) ~= "string" and v ~= nil then v = str(v) end
+      DM.Add(d, k, v)
+    end
+    return d
+  end
+  throw("NotSupportedException", "ToObject<" .. T .. "> is not supported")
+end
+
+-- JArray ---------------------------------------------------------------------
+
+JArray.index = function(a, i)
+  if mtype(i) ~= "integer" then
+    throw("ArgumentException", "Accessed JArray values with invalid key value: " .. str(i) .. ". Int32 array index expected.")
+  end
+  if i < 0 or i >= a.n then out_of_range("index", "Index was out of range. Must be non-negative and less than the size of the collection.") end
+  return from_token(a[i + 1])
+end
+JArray.setindex = function(a, i, v)
+  if mtype(i) ~= "integer" or i < 0 or i >= a.n then
+    out_of_range("index", "Index was out of range. Must be non-negative and less than the size of the collection.")
+  end
+  a[i + 1] = to_token(v)
+end
+JArray.iter = function(a)
+  local i = 0
+  return function()
+    i = i + 1
+    if i <= a.n then return i, from_token(a[i]) end
+  end
+end
+JArray.props.Count = function(a) return a.n end
+JArray.props.HasValues = function(a) return a.n > 0 end
+JArray.props.Type = function() return E.JTokenType.Array end
+JArray.props.First = function(a) return from_token(a[1]) end
+JArray.props.Last = function(a) return from_token(a[a.n]) end
+local JAM = JArray.methods
+function JAM.Add(a, v) a.n = a.n + 1; a[a.n] = to_token(v) end
+function JAM.Insert(a, i, v)
+  i = need_int(i, "index")
+  if i < 0 or i > a.n then out_of_range("index") end
+  insert(a, i + 1, to_token(v))
+  a.n = a.n + 1
+end
+function JAM.RemoveAt(a, i)
+  JArray.index(a, i)
+  remove(a, i + 1)
+  a.n = a.n - 1
+end
+function JAM.Remove(a, v)
+  for i = 1, a.n do
+    if equals(from_token(a[i]), v) then remove(a, i); a.n = a.n - 1; return true end
+  end
+  return false
+end
+function JAM.Clear(a) for i = 1, a.n do a[i] = nil end; a.n = 0 end
+function JAM.IndexOf(a, v)
+  for i = 1, a.n do if equals(from_token(a[i]), v) then return i - 1 end end
+  return -1
+end
+JAM.ToString = JOM.ToString
+JAM.DeepClone = JOM.DeepClone
+function JAM.SelectToken(a, path, err) return select_token(a, need_string(path, "path"), err) end
+function JAM.Children(a) return LINQ.ToArray(a) end
+JAM["Values<>"] = function(a, T)
+  local out = {}
+  for i = 1, a.n do out[i] = generic_result(from_token(a[i]), T) end
+  return new_array(out, a.n)
+end
+JAM["ToObject<>"] = function(a, T)
+  if T == "JArray" or T == "object" or T == "dynamic" or T == "JToken" then return a end
+  local elem = match(T, "^(.-)%[%]$") or match(T, "^List<(.-)>$")
+  if elem then
+    local out = {}
+    for i = 1, a.n do out[i] = generic_result(from_token(a[i]), elem) end
+    if match(T, "^List<") then return new_list(out, a.n) end
+    return new_array(out, a.n)
+  end
+  throw("NotSupportedException", "ToObject<" .. T .. "> is not supported")
+end
+
+-- JProperty ------------------------------------------------------------------
+
+JProperty.props.Name = function(p) return p.name end
+JProperty.props.Value = function(p) return from_token(p.value) end
+JProperty.props.Type = function() return E.JTokenType.Property end
+JProperty.setters.Value = function(p, v)
+  p.value = to_token(v)
+  if p.parent then p.parent.map[p.name] = p.value end
+end
+JProperty.methods.Remove = function(p)
+  if p.parent then jremove(p.parent, p.name); p.parent = nil end
+end
+JProperty.methods.ToString = function(p, f) return json_text(p, formatting_indented(f)) end
+
+-- primitive JSON values: .Type, .Value<T>() on strings/numbers/bools read from JSON
+local PRIMITIVE_JSON = {}
+PRIMITIVE_JSON["Value<>"] = function(v, T) return generic_result(v, T) end
+PRIMITIVE_JSON["ToObject<>"] = function(v, T) return generic_result(v, T) end
+
+T.JObject = {
+  Parse = function(s) return json_parse(s, "JObject") end,
+  FromObject = function(v)
+    local t = to_token(v)
+    if cls(t) ~= JObject then
+      throw("ArgumentException", "Object serialized to " .. jtype(t).name .. ". JObject instance expected.")
+    end
+    return t
+  end,
+}
+T.JArray = {
+  Parse = function(s) return json_parse(s, "JArray") end,
+  FromObject = function(v)
+    local t = to_token(v)
+    if cls(t) ~= JArray then
+      throw("ArgumentException", "Object serialized to " .. jtype(t).name .. ". JArray instance expected.")
+    end
+    return t
+  end,
+}
+T.JToken = {
+  Parse = function(s) return json_parse(s, "JToken") end,
+  FromObject = function(v) return from_token(to_token(v)) end,
+}
+T.JValue = { CreateNull = function() return nil end }
+T.JsonConvert = {
+  SerializeObject = function(v, f)
+    return json_text(v, type(f) == "table" and f.name == "Indented")
+  end,
+  DeserializeObject = function(T_, s)
+    if s == nil and T_ ~= nil and not M.is_type_name then
+      -- DeserializeObject(json) without a type
+      s, T_ = T_, "JToken"
+    end
+    local v = json_parse(s, "JToken")
+    if T_ == "JToken" or T_ == "object" or T_ == "dynamic" or T_ == nil then return v end
+    if T_ == "JObject" or T_ == "JArray" then return M.cast(v, T_) end
+    local C = cls(v)
+    if C == JObject then return JOM["ToObject<>"](v, T_) end
+    if C == JArray then return JAM["ToObject<>"](v, T_) end
+    return generic_result(v, T_)
+  end,
+}
+
+------------------------------------------------------------------------------
+-- randomness: a function returning a float in [0, 1); tests may fix it
+
+local random = math.random
+function M.set_random(f) random = f end
+
+local function random_bytes(n)
+  local t = {}
+  for i = 1, n do t[i] = char(floor(random() * 256) & 0xff) end
+  return concat(t)
+end
+
+------------------------------------------------------------------------------
+-- time: DateTime { ticks, kind }, DateTimeOffset { ticks (local clock), off (ticks) },
+-- TimeSpan { ticks }; ticks are 100 ns since 0001-01-01, as in .NET. The gateway's
+-- local time zone is UTC (DateTime.Now == DateTime.UtcNow, kind Local).
+;(function()
+
+local TICKS_PER_MS, TICKS_PER_SEC = 10000, 10000000
+local TICKS_PER_MIN, TICKS_PER_HOUR, TICKS_PER_DAY = 600000000, 36000000000, 864000000000
+local UNIX_EPOCH = 621355968000000000
+local MAX_TICKS = 3155378975999999999
+
+local os_time = os and os.time
+local clock = function() return os_time and os_time() or 0 end
+-- The clock the runtime reads: a function returning Unix time in seconds (float
+-- allowed). The engine sets a precise one; tests set a fixed one.
+function M.set_clock(f) clock = f end
+function M.now() return clock() end
+
+
+-- days since 1970-01-01 of a civil date (proleptic Gregorian)
+local function days_from_civil(y, m, d)
+  y = m <= 2 and y - 1 or y
+  local era = (y >= 0 and y or y - 399) // 400
+  local yoe = y - era * 400
+  local doy = (153 * (m + (m > 2 and -3 or 9)) + 2) // 5 + d - 1
+  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  return era * 146097 + doe - 719468
+end
+
+local function civil_from_days(z)
+  z = z + 719468
+  local era = (z >= 0 and z or z - 146096) // 146097
+  local doe = z - era * 146097
+  local yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+  local mp = (5 * doy + 2) // 153
+  local d = doy - (153 * mp + 2) // 5 + 1
+  local m = mp + (mp < 10 and 3 or -9)
+  return m <= 2 and y + 1 or y, m, d
+end
+
+DateTime = class("DateTime")
+DateTimeOffset = class("DateTimeOffset")
+TimeSpan = class("TimeSpan")
+M.DateTimeClass, M.DateTimeOffsetClass, M.TimeSpanClass = DateTime, DateTimeOffset, TimeSpan
+
+local function check_ticks(t)
+  if t < 0 or t > MAX_TICKS then
+    out_of_range("ticks", "The added or subtracted value results in an un-representable DateTime.")
+  end
+  return t
+end
+
+local function mkdt(ticks, kind) return setmetatable({ ticks = check_ticks(ticks), kind = kind or "Unspecified" }, DateTime) end
+local function mkdto(ticks, off) return setmetatable({ ticks = check_ticks(ticks), off = off or 0 }, DateTimeOffset) end
+local function mkts(ticks) return setmetatable({ ticks = ticks }, TimeSpan) end
+
+local function ticks_of_seconds(s)
+  if mtype(s) == "integer" then return s * TICKS_PER_SEC end
+  return tointeger(floor(s * TICKS_PER_SEC + 0.5)) or 0
+end
+
+-- Unix seconds -> DateTime (UTC); for context.lua
+function M.datetime(unix_seconds) return mkdt(UNIX_EPOCH + ticks_of_seconds(unix_seconds), "Utc") end
+function M.timespan(seconds) return mkts(ticks_of_seconds(seconds)) end
+
+local function parts(ticks)
+  local days = ticks // TICKS_PER_DAY
+  local rest = ticks % TICKS_PER_DAY
+  local y, mo, d = civil_from_days(days - UNIX_EPOCH // TICKS_PER_DAY)
+  return y, mo, d, rest // TICKS_PER_HOUR, rest // TICKS_PER_MIN % 60, rest // TICKS_PER_SEC % 60,
+    rest % TICKS_PER_SEC, days
+end
+
+local function ticks_from(y, mo, d, h, mi, s, ms)
+  if mo < 1 or mo > 12 or d < 1 or d > 31 or y < 1 or y > 9999 then
+    out_of_range("year/month/day", "Year, Month, and Day parameters describe an un-representable DateTime.")
+  end
+  local days = days_from_civil(y, mo, d) + UNIX_EPOCH // TICKS_PER_DAY
+  local y2, m2 = civil_from_days(days - UNIX_EPOCH // TICKS_PER_DAY)
+  if y2 ~= y or m2 ~= mo then
+    out_of_range("day", "Year, Month, and Day parameters describe an un-representable DateTime.")
+  end
+  return days * TICKS_PER_DAY + (h or 0) * TICKS_PER_HOUR + (mi or 0) * TICKS_PER_MIN
+    + (s or 0) * TICKS_PER_SEC + (ms or 0) * TICKS_PER_MS
+end
+
+local MONTHS = { "January", "February", "March", "April", "May", "June", "July", "August",
+  "September", "October", "November", "December" }
+local DAYS = { "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday" }
+
+local function weekday(days) return (days + 1) % 7 end -- 0001-01-01 was a Monday
+
+local function offset_text(off, colon, short)
+  local sign = off < 0 and "-" or "+"
+  local m = abs(off) // TICKS_PER_MIN
+  if short == 1 then return sign .. tostring(m // 60) end
+  if short == 2 then return sign .. format("%02d", m // 60) end
+  return format("%s%02d%s%02d", sign, m // 60, colon and ":" or "", m % 60)
+end
+
+local STANDARD_DT = {
+  d = "MM/dd/yyyy", D = "dddd, dd MMMM yyyy", f = "dddd, dd MMMM yyyy HH:mm",
+  F = "dddd, dd MMMM yyyy HH:mm:ss", g = "MM/dd/yyyy HH:mm", G = "MM/dd/yyyy HH:mm:ss",
+  M = "MMMM dd", m = "MMMM dd", t = "HH:mm", T = "HH:mm:ss", Y = "yyyy MMMM", y = "yyyy MMMM",
+  s = "yyyy'-'MM'-'dd'T'HH':'mm':'ss",
+}
+
+-- ticks: clock ticks to print; kind: "Utc"/"Local"/"Unspecified"; off: offset ticks (DTO) or nil
+local function format_date(ticks, kind, off, spec)
+  if spec == nil or spec == "" then spec = off and "G zzz" or "G" end
+  if #spec == 1 then
+    if spec == "o" or spec == "O" then
+      spec = "yyyy'-'MM'-'dd'T'HH':'mm':'ss'.'fffffffK"
+    elseif spec == "R" or spec == "r" then
+      if off then ticks = ticks - off end
+      spec, kind, off = "ddd, dd MMM yyyy HH':'mm':'ss 'GMT'", "Utc", nil
+    elseif spec == "u" then
+      if off then ticks = ticks - off end
+      spec, kind, off = "yyyy'-'MM'-'dd HH':'mm':'ss'Z'", "Utc", nil
+    elseif spec == "G" and off then spec = "MM/dd/yyyy HH:mm:ss zzz"
+    elseif STANDARD_DT[spec] then spec = STANDARD_DT[spec]
+    else throw("FormatException", "Input string was not in a correct format.") end
+  end
+  local y, mo, d, h, mi, s, frac, days = parts(ticks)
+  local out, i, n = {}, 1, #spec
+  while i <= n do
+    local c = sub(spec, i, i)
+    local run = match(spec, "^" .. gsub(c, "%p", "%%%0") .. "+", i)
+    local k = #run
+    if c == "y" then
+      if k <= 2 then out[#out + 1] = format(k == 1 and "%d" or "%02d", y % 100)
+      else out[#out + 1] = format("%0" .. k .. "d", y) end
+    elseif c == "M" then
+      if k == 1 then out[#out + 1] = tostring(mo) elseif k == 2 then out[#out + 1] = format("%02d", mo)
+      elseif k == 3 then out[#out + 1] = sub(MONTHS[mo], 1, 3) else out[#out + 1] = MONTHS[mo] end
+    elseif c == "d" then
+      if k == 1 then out[#out + 1] = tostring(d) elseif k == 2 then out[#out + 1] = format("%02d", d)
+      elseif k == 3 then out[#out + 1] = sub(DAYS[weekday(days) + 1], 1, 3)
+      else out[#out + 1] = DAYS[weekday(days) + 1] end
+    elseif c == "H" then out[#out + 1] = format(k == 1 and "%d" or "%02d", h)
+    elseif c == "h" then out[#out + 1] = format(k == 1 and "%d" or "%02d", (h % 12 == 0) and 12 or h % 12)
+    elseif c == "m" then out[#out + 1] = format(k == 1 and "%d" or "%02d", mi)
+    elseif c == "s" then out[#out + 1] = format(k == 1 and "%d" or "%02d", s)
+    elseif c == "f" or c == "F" then
+      local digits = sub(format("%07d", frac), 1, math.min(k, 7))
+      if c == "F" then digits = gsub(digits, "0+$", "") end
+      if c == "F" and digits == "" and sub(out[#out] or "", -1) == "." then out[#out] = sub(out[#out], 1, -2) end
+      out[#out + 1] = digits
+    elseif c == "t" then out[#out + 1] = sub(h < 12 and "AM" or "PM", 1, k == 1 and 1 or 2)
+    elseif c == "z" then
+      out[#out + 1] = offset_text(off or 0, true, k < 3 and k or nil)
+    elseif c == "K" then
+      if off then out[#out + 1] = offset_text(off, true)
+      elseif kind == "Utc" then out[#out + 1] = "Z"
+      elseif kind == "Local" then out[#out + 1] = "+00:00" end
+      k = 1
+    elseif c == "'" or c == '"' then
+      local close = find(spec, c, i + 1, true)
+      if not close then throw("FormatException", "Cannot find a matching quote character for the character '" .. c .. "'.") end
+      out[#out + 1] = sub(spec, i + 1, close - 1)
+      k = close - i + 1
+    elseif c == "\\" then
+      out[#out + 1] = sub(spec, i + 1, i + 1)
+      k = 2
+    elseif c == "%" then
+      k = 1
+    else
+      out[#out + 1] = c
+      k = 1
+    end
+    i = i + k
+  end
+  return concat(out)
+end
+
+local function dt_of(v)
+  if cls(v) == DateTime then return v end
+  invalid_cast(v, "System.DateTime")
+end
+
+local function ts_arg(v)
+  if cls(v) == TimeSpan then return v.ticks end
+  throw("ArgumentException", "expected a TimeSpan, got " .. type_name(v))
+end
+
+local function add_months(ticks, months)
+  local y, mo, d = parts(ticks)
+  local total = y * 12 + (mo - 1) + need_int(months, "months")
+  local ny, nm = total // 12, total % 12 + 1
+  local dim = M.T.DateTime.DaysInMonth(ny, nm)
+  if d > dim then d = dim end
+  return ticks_from(ny, nm, d) + ticks % TICKS_PER_DAY
+end
+
+-- members shared by DateTime and DateTimeOffset (both keep clock ticks in .ticks)
+local function date_members(C, mk)
+  local P, Mth = C.props, C.methods
+  P.Year = function(v) return (parts(v.ticks)) end
+  P.Month = function(v) return select(2, parts(v.ticks)) end
+  P.Day = function(v) return select(3, parts(v.ticks)) end
+  P.Hour = function(v) return select(4, parts(v.ticks)) end
+  P.Minute = function(v) return select(5, parts(v.ticks)) end
+  P.Second = function(v) return select(6, parts(v.ticks)) end
+  P.Millisecond = function(v) return select(7, parts(v.ticks)) // TICKS_PER_MS end
+  P.Ticks = function(v) return v.ticks end
+  P.DayOfWeek = function(v) return E.DayOfWeek[DAYS[weekday(v.ticks // TICKS_PER_DAY) + 1]] end
+  P.DayOfYear = function(v)
+    local y = parts(v.ticks)
+    return (v.ticks - ticks_from(y, 1, 1)) // TICKS_PER_DAY + 1
+  end
+  P.TimeOfDay = function(v) return mkts(v.ticks % TICKS_PER_DAY) end
+  local function adder(unit)
+    return function(v, x)
+      num_arg(x, "value")
+      local t
+      if mtype(x) == "integer" then t = x * unit else t = tointeger(floor(x * unit + 0.5)) end
+      return mk(v, v.ticks + t)
+    end
+  end
+  Mth.AddTicks = adder(1)
+  Mth.AddMilliseconds = adder(TICKS_PER_MS)
+  Mth.AddSeconds = adder(TICKS_PER_SEC)
+  Mth.AddMinutes = adder(TICKS_PER_MIN)
+  Mth.AddHours = adder(TICKS_PER_HOUR)
+  Mth.AddDays = adder(TICKS_PER_DAY)
+  Mth.AddMonths = function(v, m) return mk(v, add_months(v.ticks, m)) end
+  Mth.AddYears = function(v, y) return mk(v, add_months(v.ticks, need_int(y, "years") * 12)) end
+  Mth.Add = function(v, ts) return mk(v, v.ticks + ts_arg(ts)) end
+  Mth.CompareTo = function(a, b) return M.compare(a, b) end
+  Mth.Equals = function(a, b) return a == b end
+  Mth.GetHashCode = function(v) return v.ticks & 0x7fffffff end
+  C.__lt = function(a, b) return a:utc() < b:utc() end
+  C.__le = function(a, b) return a:utc() <= b:utc() end
+  C.__eq = function(a, b) return a:utc() == b:utc() end
+  C.__add = function(a, b) return mk(a, a.ticks + ts_arg(b)) end
+end
+
+DateTime.__index = { utc = function(v) return v.ticks end }
+DateTimeOffset.__index = { utc = function(v) return v.ticks - v.off end }
+
+date_members(DateTime, function(v, t) return mkdt(t, v.kind) end)
+date_members(DateTimeOffset, function(v, t) return mkdto(t, v.off) end)
+
+DateTime.tostring = function(v) return format_date(v.ticks, v.kind, nil, nil) end
+DateTime.format = function(v, spec) return format_date(v.ticks, v.kind, nil, spec) end
+DateTime.json = function(v) return format_date(v.ticks, v.kind, nil, "yyyy'-'MM'-'dd'T'HH':'mm':'ss.FFFFFFFK") end
+DateTime.props.Date = function(v) return mkdt(v.ticks - v.ticks % TICKS_PER_DAY, v.kind) end
+DateTime.props.Kind = function(v) return E.DateTimeKind[v.kind] end
+DateTime.methods.ToString = function(v, spec)
+  if type(spec) ~= "string" then spec = nil end
+  return format_date(v.ticks, v.kind, nil, spec)
+end
+DateTime.methods.ToUniversalTime = function(v) return mkdt(v.ticks, "Utc") end
+DateTime.methods.ToLocalTime = function(v) return mkdt(v.ticks, "Local") end
+DateTime.methods.Subtract = function(a, b)
+  if cls(b) == TimeSpan then return mkdt(a.ticks - b.ticks, a.kind) end
+  return mkts(a.ticks - dt_of(b).ticks)
+end
+DateTime.methods.ToFileTimeUtc = function(v) return v.ticks - 504911232000000000 end
+DateTime.methods.ToUnixTimeSeconds = nil
+DateTime.methods.ToShortDateString = function(v) return format_date(v.ticks, v.kind, nil, "d") end
+DateTime.methods.ToLongDateString = function(v) return format_date(v.ticks, v.kind, nil, "D") end
+DateTime.methods.ToShortTimeString = function(v) return format_date(v.ticks, v.kind, nil, "t") end
+DateTime.methods.ToLongTimeString = function(v) return format_date(v.ticks, v.kind, nil, "T") end
+DateTime.methods.ToOADate = function(v) return (v.ticks - 599264352000000000) / TICKS_PER_DAY end
+DateTime.__sub = function(a, b)
+  if cls(b) == TimeSpan then return mkdt(a.ticks - b.ticks, a.kind) end
+  return mkts(a.ticks - dt_of(b).ticks)
+end
+
+DateTimeOffset.tostring = function(v) return format_date(v.ticks, nil, v.off, nil) end
+DateTimeOffset.format = function(v, spec) return format_date(v.ticks, nil, v.off, spec) end
+DateTimeOffset.json = function(v) return format_date(v.ticks, nil, v.off, "yyyy'-'MM'-'dd'T'HH':'mm':'ss.FFFFFFFzzz") end
+DateTimeOffset.props.Offset = function(v) return mkts(v.off) end
+DateTimeOffset.props.UtcDateTime = function(v) return mkdt(v.ticks - v.off, "Utc") end
+DateTimeOffset.props.DateTime = function(v) return mkdt(v.ticks, "Unspecified") end
+DateTimeOffset.props.LocalDateTime = function(v) return mkdt(v.ticks - v.off, "Local") end
+DateTimeOffset.props.UtcTicks = function(v) return v.ticks - v.off end
+DateTimeOffset.props.Date = function(v) return mkdt(v.ticks - v.ticks % TICKS_PER_DAY, "Unspecified") end
+DateTimeOffset.methods.ToString = function(v, spec)
+  if type(spec) ~= "string" then spec = nil end
+  return format_date(v.ticks, nil, v.off, spec)
+end
+DateTimeOffset.methods.ToUnixTimeSeconds = function(v) return (v.ticks - v.off - UNIX_EPOCH) // TICKS_PER_SEC end
+DateTimeOffset.methods.ToUnixTimeMilliseconds = function(v) return (v.ticks - v.off - UNIX_EPOCH) // TICKS_PER_MS end
+DateTimeOffset.methods.ToUniversalTime = function(v) return mkdto(v.ticks - v.off, 0) end
+DateTimeOffset.methods.ToLocalTime = DateTimeOffset.methods.ToUniversalTime
+DateTimeOffset.methods.ToOffset = function(v, ts) return mkdto(v.ticks - v.off + ts_arg(ts), ts_arg(ts)) end
+DateTimeOffset.methods.Subtract = function(a, b)
+  if cls(b) == TimeSpan then return mkdto(a.ticks - b.ticks, a.off) end
+  return mkts((a.ticks - a.off) - (b.ticks - b.off))
+end
+DateTimeOffset.__sub = function(a, b)
+  if cls(b) == TimeSpan then return mkdto(a.ticks - b.ticks, a.off) end
+  if cls(b) == DateTime then b = mkdto(b.ticks, 0) end
+  return mkts((a.ticks - a.off) - (b.ticks - b.off))
+end
+
+local function now_ticks() return UNIX_EPOCH + ticks_of_seconds(clock()) end
+
+local MONTH_NUM = {}
+for i, m in ipairs(MONTHS) do MONTH_NUM[lower(sub(m, 1, 3))] = i end
+
+-- ISO 8601 and RFC 1123 text -> clock ticks, offset ticks or nil, has zone
+local function parse_date(s)
+  if type(s) ~= "string" then return nil end
+  local t = match(s, "^%s*(.-)%s*$")
+  local y, mo, d, rest = match(t, "^(%d%d%d%d)-(%d%d?)-(%d%d?)(.*)$")
+  if not y then
+    local mm, dd, yy, rest2 = match(t, "^(%d%d?)/(%d%d?)/(%d%d%d%d)(.*)$")
+    if mm then y, mo, d, rest = yy, mm, dd, rest2 end
+  end
+  if y then
+    local h, mi, sec, frac, zone = 0, 0, 0, "", nil
+    if rest ~= "" then
+      local hh, mm2, tail = match(rest, "^[T ](%d%d?):(%d%d)(.*)$")
+      if not hh then return nil end
+      h, mi = hh, mm2
+      local ss, tail2 = match(tail, "^:(%d%d)(.*)$")
+      if ss then sec, tail = ss, tail2 end
+      local f, tail3 = match(tail, "^[.,](%d+)(.*)$")
+      if f then frac, tail = f, tail3 end
+      tail = match(tail, "^%s*(.-)$")
+      if tail ~= "" then zone = tail end
+    end
+    local ok, ticks = pcall(ticks_from, tonumber(y), tonumber(mo), tonumber(d), tonumber(h), tonumber(mi), tonumber(sec))
+    if not ok then return nil end
+    if frac ~= "" then ticks = ticks + tonumber(sub(frac .. "000000", 1, 7)) end
+    local off
+    if zone then
+      if zone == "Z" or zone == "z" or zone == "GMT" or zone == "UTC" then off = 0
+      else
+        local sg, oh, om = match(zone, "^([+-])(%d%d):?(%d%d)$")
+        if not sg then return nil end
+        off = (tonumber(oh) * 60 + tonumber(om)) * TICKS_PER_MIN
+        if sg == "-" then off = -off end
+      end
+    end
+    return ticks, off
+  end
+  -- RFC 1123: "Tue, 02 Jan 2024 03:04:05 GMT"
+  local dd, mon, yy, hh, mm, ss, zone = match(t, "^%a+,%s*(%d%d?)%s+(%a%a%a)%s+(%d%d%d%d)%s+(%d%d):(%d%d):(%d%d)%s*(%a*)$")
+  if dd then
+    local m = MONTH_NUM[lower(mon)]
+    if not m then return nil end
+    local ok, ticks = pcall(ticks_from, tonumber(yy), m, tonumber(dd), tonumber(hh), tonumber(mm), tonumber(ss))
+    if not ok then return nil end
+    return ticks, (zone == "GMT" or zone == "UTC" or zone == "Z") and 0 or nil
+  end
+  return nil
+end
+
+T.DateTime = {
+  UtcNow = function() return mkdt(now_ticks(), "Utc") end,
+  Now = function() return mkdt(now_ticks(), "Local") end,
+  Today = function() local t = now_ticks(); return mkdt(t - t % TICKS_PER_DAY, "Local") end,
+  UnixEpoch = function() return mkdt(UNIX_EPOCH, "Utc") end,
+  MinValue = function() return mkdt(0) end,
+  MaxValue = function() return mkdt(MAX_TICKS) end,
+  Parse = function(s)
+    local ticks, off = parse_date(s)
+    if not ticks then throw("FormatException", "String '" .. str(s) .. "' was not recognized as a valid DateTime.") end
+    if off then return mkdt(ticks - off, "Utc") end
+    return mkdt(ticks, "Unspecified")
+  end,
+  TryParse = function(s)
+    local ticks, off = parse_date(s)
+    if not ticks then return false, mkdt(0) end
+    if off then return true, mkdt(ticks - off, "Utc") end
+    return true, mkdt(ticks, "Unspecified")
+  end,
+  SpecifyKind = function(v, kind) return mkdt(dt_of(v).ticks, kind.name) end,
+  DaysInMonth = function(y, m)
+    local dim = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
+    if m == 2 and (y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)) then return 29 end
+    return dim[m]
+  end,
+  IsLeapYear = function(y) return y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0) end,
+}
+T.DateTime.ParseExact = function(s) return T.DateTime.Parse(s) end
+T.DateTimeOffset = {
+  UtcNow = function() return mkdto(now_ticks(), 0) end,
+  Now = function() return mkdto(now_ticks(), 0) end,
+  UnixEpoch = function() return mkdto(UNIX_EPOCH, 0) end,
+  MinValue = function() return mkdto(0, 0) end,
+  MaxValue = function() return mkdto(MAX_TICKS, 0) end,
+  FromUnixTimeSeconds = function(s) return mkdto(UNIX_EPOCH + need_int(s, "seconds") * TICKS_PER_SEC, 0) end,
+  FromUnixTimeMilliseconds = function(ms) return mkdto(UNIX_EPOCH + need_int(ms, "milliseconds") * TICKS_PER_MS, 0) end,
+  Parse = function(s)
+    local ticks, off = parse_date(s)
+    if not ticks then throw("FormatException", "String '" .. str(s) .. "' was not recognized as a valid DateTime.") end
+    return mkdto(ticks, off or 0)
+  end,
+  TryParse = function(s)
+    local ticks, off = parse_date(s)
+    if not ticks then return false, mkdto(0, 0) end
+    return true, mkdto(ticks, off or 0)
+  end,
+}
+
+TimeSpan.tostring = function(v)
+  local t = v.ticks
+  local sign = t < 0 and "-" or ""
+  t = abs(t)
+  local days = t // TICKS_PER_DAY
+  local s = format("%s%s%02d:%02d:%02d", sign, days > 0 and (days .. ".") or "", t // TICKS_PER_HOUR % 24,
+    t // TICKS_PER_MIN % 60, t // TICKS_PER_SEC % 60)
+  local frac = t % TICKS_PER_SEC
+  if frac > 0 then s = s .. format(".%07d", frac) end
+  return s
+end
+TimeSpan.format = function(v) return TimeSpan.tostring(v) end
+local TP = TimeSpan.props
+TP.Ticks = function(v) return v.ticks end
+TP.TotalDays = function(v) return v.ticks / TICKS_PER_DAY end
+TP.TotalHours = function(v) return v.ticks / TICKS_PER_HOUR end
+TP.TotalMinutes = function(v) return v.ticks / TICKS_PER_MIN end
+TP.TotalSeconds = function(v) return v.ticks / TICKS_PER_SEC end
+TP.TotalMilliseconds = function(v) return v.ticks / TICKS_PER_MS end
+local function tpart(unit, mod)
+  return function(v)
+    local t = v.ticks
+    local r = (abs(t) // unit) % mod
+    return t < 0 and -r or r
+  end
+end
+TP.Days = function(v) local t = v.ticks; return t < 0 and -((-t) // TICKS_PER_DAY) or t // TICKS_PER_DAY end
+TP.Hours = tpart(TICKS_PER_HOUR, 24)
+TP.Minutes = tpart(TICKS_PER_MIN, 60)
+TP.Seconds = tpart(TICKS_PER_SEC, 60)
+TP.Milliseconds = tpart(TICKS_PER_MS, 1000)
+TimeSpan.methods.Add = function(a, b) return mkts(a.ticks + ts_arg(b)) end
+TimeSpan.methods.Subtract = function(a, b) return mkts(a.ticks - ts_arg(b)) end
+TimeSpan.methods.Negate = function(a) return mkts(-a.ticks) end
+TimeSpan.methods.Duration = function(a) return mkts(abs(a.ticks)) end
+TimeSpan.methods.ToString = function(v) return TimeSpan.tostring(v) end
+TimeSpan.methods.CompareTo = function(a, b) return M.compare(a, b) end
+TimeSpan.methods.Equals = function(a, b) return a == b end
+TimeSpan.__add = function(a, b) return mkts(ts_arg(a) + ts_arg(b)) end
+TimeSpan.__sub = function(a, b) return mkts(ts_arg(a) - ts_arg(b)) end
+TimeSpan.__unm = function(a) return mkts(-a.ticks) end
+TimeSpan.__eq = function(a, b) return a.ticks == b.ticks end
+TimeSpan.__lt = function(a, b) return a.ticks < b.ticks end
+TimeSpan.__le = function(a, b) return a.ticks <= b.ticks end
+local function ts_from(unit)
+  return function(x)
+    num_arg(x, "value")
+    if mtype(x) == "integer" then return mkts(x * unit) end
+    return mkts(tointeger(floor(x * unit + 0.5)))
+  end
+end
+T.TimeSpan = {
+  FromTicks = ts_from(1), FromMilliseconds = ts_from(TICKS_PER_MS), FromSeconds = ts_from(TICKS_PER_SEC),
+  FromMinutes = ts_from(TICKS_PER_MIN), FromHours = ts_from(TICKS_PER_HOUR), FromDays = ts_from(TICKS_PER_DAY),
+  Zero = function() return mkts(0) end,
+  Parse = function(s)
+    local sign, d, h, m, sec, f = match(need_string(s), "^%s*(-?)(%d*)%.?(%d%d?):(%d%d):?(%d*)%.?(%d*)%s*$")
+    if not h then format_error(s) end
+    local t = (tonumber(d) or 0) * TICKS_PER_DAY + tonumber(h) * TICKS_PER_HOUR + tonumber(m) * TICKS_PER_MIN
+      + (tonumber(sec) or 0) * TICKS_PER_SEC + (f ~= "" and tonumber(sub(f .. "000000", 1, 7)) or 0)
+    return mkts(sign == "-" and -t or t)
+  end,
+}
+
+function NEW.DateTime(y, mo, d, h, mi, s, ms, kind)
+  if type(ms) == "table" then ms, kind = nil, ms end
+  if type(h) == "table" then h, kind = nil, h end
+  if mo == nil then return mkdt(need_int(y, "ticks")) end
+  return mkdt(ticks_from(y, mo, d, h, mi, s, ms), kind and kind.name or "Unspecified")
+end
+function NEW.DateTimeOffset(a, ...)
+  if cls(a) == DateTime then
+    local off = ...
+    return mkdto(a.ticks, off and ts_arg(off) or 0)
+  end
+  local mo, d, h, mi, s, off = ...
+  if mo == nil then return mkdto(need_int(a, "ticks"), 0) end
+  local ms = 0
+  if cls(off) ~= TimeSpan then ms, off = off, select(7, ...) end
+  return mkdto(ticks_from(a, mo, d, h, mi, s, ms), off and ts_arg(off) or 0)
+end
+function NEW.TimeSpan(a, b, c, d, e)
+  if b == nil then return mkts(need_int(a, "ticks")) end
+  if d == nil then return mkts(a * TICKS_PER_HOUR + b * TICKS_PER_MIN + c * TICKS_PER_SEC) end
+  return mkts(a * TICKS_PER_DAY + b * TICKS_PER_HOUR + c * TICKS_PER_MIN + d * TICKS_PER_SEC + (e or 0) * TICKS_PER_MS)
+end
+end)()
+
+------------------------------------------------------------------------------
+-- Guid
+;(function()
+
+Guid = class("Guid")
+M.GuidClass = Guid
+local function mkguid(s) return setmetatable({ s = s }, Guid) end
+
+
+local function guid_from_hex(hex) -- 32 hex digits
+  hex = lower(hex)
+  return mkguid(format("%s-%s-%s-%s-%s", sub(hex, 1, 8), sub(hex, 9, 12), sub(hex, 13, 16), sub(hex, 17, 20), sub(hex, 21, 32)))
+end
+
+local function hex_of(s) return (gsub(s, ".", function(c) return format("%02x", byte(c)) end)) end
+
+Guid.tostring = function(g) return g.s end
+Guid.format = function(g, spec)
+  if spec == nil or spec == "" or spec == "D" or spec == "d" then return g.s end
+  local hex = gsub(g.s, "-", "")
+  if spec == "N" or spec == "n" then return hex end
+  if spec == "B" or spec == "b" then return "{" .. g.s .. "}" end
+  if spec == "P" or spec == "p" then return "(" .. g.s .. ")" end
+  throw("FormatException", "Format string can be only \"D\", \"d\", \"N\", \"n\", \"P\", \"p\", \"B\", \"b\", \"X\" or \"x\".")
+end
+Guid.json = Guid.tostring
+Guid.__eq = function(a, b) return a.s == b.s end
+Guid.methods.ToString = function(g, spec) return Guid.format(g, spec) end
+Guid.methods.Equals = function(a, b) return cls(b) == Guid and a.s == b.s end
+Guid.methods.GetHashCode = function(g) return SM.GetHashCode(g.s) end
+Guid.methods.CompareTo = function(a, b) return a.s == b.s and 0 or (a.s < b.s and -1 or 1) end
+-- .NET's byte order: the first three groups little-endian
+Guid.methods.ToByteArray = function(g)
+  local hex = gsub(g.s, "-", "")
+  local b = gsub(hex, "%x%x", function(h) return char(tonumber(h, 16)) end)
+  return bytes(sub(b, 4, 4) .. sub(b, 3, 3) .. sub(b, 2, 2) .. sub(b, 1, 1) .. sub(b, 6, 6) .. sub(b, 5, 5)
+    .. sub(b, 8, 8) .. sub(b, 7, 7) .. sub(b, 9))
+end
+local function guid_from_bytes(b)
+  b = raw_bytes(b)
+  if #b ~= 16 then throw("ArgumentException", "Byte array for GUID must be exactly 16 bytes long. (Parameter 'b')") end
+  local ordered = sub(b, 4, 4) .. sub(b, 3, 3) .. sub(b, 2, 2) .. sub(b, 1, 1) .. sub(b, 6, 6) .. sub(b, 5, 5)
+    .. sub(b, 8, 8) .. sub(b, 7, 7) .. sub(b, 9)
+  return guid_from_hex(hex_of(ordered))
+end
+local function guid_parse(s)
+  if type(s) ~= "string" then return nil end
+  local t = match(s, "^%s*(.-)%s*$")
+  t = match(t, "^{(.*)}$") or match(t, "^%((.*)%)$") or t
+  local hex
+  if #t == 36 and match(t, "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$") then
+    hex = gsub(t, "-", "")
+  elseif #t == 32 and match(t, "^%x+$") then hex = t end
+  if not hex then return nil end
+  return guid_from_hex(hex)
+end
+T.Guid = {
+  NewGuid = function()
+    local b = { byte(random_bytes(16), 1, 16) }
+    b[7] = (b[7] & 0x0f) | 0x40
+    b[9] = (b[9] & 0x3f) | 0x80
+    return guid_from_hex(hex_of(char(unpack(b))))
+  end,
+  Parse = function(s)
+    local g = guid_parse(s)
+    if not g then throw("FormatException", "Unrecognized Guid format.") end
+    return g
+  end,
+  TryParse = function(s)
+    local g = guid_parse(s)
+    if not g then return false, mkguid("00000000-0000-0000-0000-000000000000") end
+    return true, g
+  end,
+  Empty = function() return mkguid("00000000-0000-0000-0000-000000000000") end,
+}
+
+function NEW.Guid(v)
+  if type(v) == "string" then return T.Guid.Parse(v) end
+  return guid_from_bytes(v)
+end
+end)()
+
+------------------------------------------------------------------------------
+-- URLs and encodings
+;(function()
+
+local function escape_data(s)
+  return (gsub(s, "[^%w%-_%.~]", function(c) return format("%%%02X", byte(c)) end))
+end
+local function unescape_data(s)
+  return (gsub(s, "%%(%x%x)", function(h) return char(tonumber(h, 16)) end))
+end
+
+Uri = class("Uri")
+M.UriClass = Uri
+local URI_PORTS = { http = 80, https = 443, ftp = 21, ws = 80, wss = 443 }
+local function uri_parse(s)
+  local scheme, rest = match(s, "^(%a[%w+.-]*)://(.*)$")
+  if not scheme then return nil end
+  local authority, path = match(rest, "^([^/?#]*)(.*)$")
+  local query = match(path, "%?[^#]*") or ""
+  local fragment = match(path, "#.*$") or ""
+  path = match(path, "^[^?#]*")
+  if path == "" then path = "/" end
+  local userinfo = match(authority, "^(.*)@")
+  local hostport = gsub(authority, "^.*@", "")
+  local host, port = match(hostport, "^(%[.-%]):?(%d*)$")
+  if not host then host, port = match(hostport, "^([^:]*):?(%d*)$") end
+  if not host or host == "" then return nil end
+  scheme = lower(scheme)
+  return { scheme = scheme, host = lower(host), port = tonumber(port) or URI_PORTS[scheme] or -1,
+    explicit_port = port ~= "", path = path, query = query, fragment = fragment, userinfo = userinfo or "" }
+end
+local function uri_text(u)
+  local s = u.scheme .. "://" .. (u.userinfo ~= "" and (u.userinfo .. "@") or "") .. u.host
+  if u.port ~= URI_PORTS[u.scheme] and u.port ~= -1 then s = s .. ":" .. u.port end
+  return s .. u.path .. u.query .. u.fragment
+end
+Uri.tostring = function(u) return uri_text(u) end
+Uri.json = Uri.tostring
+Uri.props.Scheme = function(u) return u.scheme end
+Uri.props.Host = function(u) return u.host end
+Uri.props.Port = function(u) return u.port end
+Uri.props.AbsolutePath = function(u) return u.path end
+Uri.props.LocalPath = function(u) return unescape_data(u.path) end
+Uri.props.Query = function(u) return u.query end
+Uri.props.Fragment = function(u) return u.fragment end
+Uri.props.PathAndQuery = function(u) return u.path .. u.query end
+Uri.props.AbsoluteUri = function(u) return uri_text(u) end
+Uri.props.OriginalString = function(u) return u.original end
+Uri.props.Authority = function(u)
+  if u.port ~= URI_PORTS[u.scheme] and u.port ~= -1 then return u.host .. ":" .. u.port end
+  return u.host
+end
+Uri.props.IsDefaultPort = function(u) return u.port == URI_PORTS[u.scheme] end
+Uri.props.IsAbsoluteUri = function() return true end
+Uri.props.UserInfo = function(u) return u.userinfo end
+Uri.props.Segments = function(u)
+  local segs = {}
+  for seg in gmatch(u.path, "[^/]*/?") do if seg ~= "" then segs[#segs + 1] = seg end end
+  return new_array(segs, #segs)
+end
+Uri.props.DnsSafeHost = Uri.props.Host
+Uri.props.HostNameType = function() return "Dns" end
+Uri.methods.ToString = function(u) return uri_text(u) end
+Uri.methods.GetLeftPart = function(u, part)
+  local s = u.scheme .. "://" .. Uri.props.Authority(u)
+  if part and (part.name == "Path" or part == "Path") then s = s .. u.path end
+  return s
+end
+Uri.__eq = function(a, b) return uri_text(a) == uri_text(b) end
+
+T.Uri = {
+  EscapeDataString = function(s) return escape_data(need_string(s, "stringToEscape")) end,
+  UnescapeDataString = function(s) return unescape_data(need_string(s, "stringToUnescape")) end,
+  EscapeUriString = function(s)
+    return (gsub(need_string(s, "stringToEscape"), "[^%w%-_%.~:/%?#%[%]@!%$&'%(%)%*%+,;=%%]", function(c)
+      return format("%%%02X", byte(c))
+    end))
+  end,
+  IsWellFormedUriString = function(s) return type(s) == "string" and uri_parse(s) ~= nil end,
+  TryCreate = function(s)
+    local u = type(s) == "string" and uri_parse(s)
+    if not u then return false, nil end
+    u.original = s
+    return true, setmetatable(u, Uri)
+  end,
+}
+
+T.WebUtility = {
+  UrlEncode = function(s)
+    if s == nil then return nil end
+    return (gsub(gsub(s, "[^%w%-_%.!%*%(%) ]", function(c) return format("%%%02X", byte(c)) end), " ", "+"))
+  end,
+  UrlDecode = function(s)
+    if s == nil then return nil end
+    return unescape_data((gsub(s, "+", " ")))
+  end,
+  HtmlEncode = function(s)
+    if s == nil then return nil end
+    return (gsub(s, "[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;" }))
+  end,
+  HtmlDecode = function(s)
+    if s == nil then return nil end
+    return (gsub(s, "&(#?x?%w+);", function(e)
+      local named = { amp = "&", lt = "<", gt = ">", quot = '"', apos = "'", nbsp = "\194\160" }
+      if named[e] then return named[e] end
+      local hx = match(e, "^#[xX](%x+)$")
+      if hx then return utf8char(tonumber(hx, 16)) end
+      local dec = match(e, "^#(%d+)$")
+      if dec then return utf8char(tonumber(dec)) end
+      return nil
+    end))
+  end,
+}
+
+local Encoding = class("Encoding")
+Encoding.methods.GetBytes = function(enc, s)
+  if s == nil then throw("ArgumentNullException", "Value cannot be null. (Parameter 's')") end
+  if cls(s) == Array then s = concat(s, "", 1, s.n) end
+  s = need_string(s)
+  if enc.name == "us-ascii" then s = gsub(s, "[\128-\255]+", function(run) return rep("?", utf8len(run) or #run) end) end
+  if enc.name == "utf-16" then
+    local out = {}
+    for _, cp in utf8codes(s) do
+      if cp >= 0x10000 then
+        cp = cp - 0x10000
+        local hi, lo = 0xD800 + (cp >> 10), 0xDC00 + (cp & 0x3ff)
+        out[#out + 1] = char(hi & 255, hi >> 8, lo & 255, lo >> 8)
+      else
+        out[#out + 1] = char(cp & 255, cp >> 8)
+      end
+    end
+    s = concat(out)
+  end
+  return bytes(s)
+end
+Encoding.methods.GetString = function(enc, b, index, count)
+  local s = raw_bytes(b)
+  if index then s = sub(s, index + 1, index + (count or #s)) end
+  if enc.name == "utf-16" then
+    local out, i = {}, 1
+    while i + 1 <= #s do
+      local lo, hi = byte(s, i, i + 1)
+      out[#out + 1] = utf8char(lo | hi << 8)
+      i = i + 2
+    end
+    return concat(out)
+  end
+  if not utf8len(s) then
+    -- invalid sequences become U+FFFD, as .NET does
+    local out, i = {}, 1
+    while i <= #s do
+      local ch = match(s, "^[%z\1-\127]", i) or match(s, "^[\194-\223][\128-\191]", i)
+        or match(s, "^[\224-\239][\128-\191][\128-\191]", i) or match(s, "^[\240-\244][\128-\191][\128-\191][\128-\191]", i)
+      if ch and utf8len(ch) then out[#out + 1] = ch; i = i + #ch
+      else out[#out + 1] = "\239\191\189"; i = i + 1 end
+    end
+    return concat(out)
+  end
+  return s
+end
+Encoding.methods.GetByteCount = function(enc, s) return #M.raw_bytes(Encoding.methods.GetBytes(enc, s)) end
+Encoding.props.WebName = function(enc) return enc.name end
+Encoding.tostring = function() return "System.Text.Encoding" end
+T.Encoding = {
+  UTF8 = setmetatable({ name = "utf-8" }, Encoding),
+  ASCII = setmetatable({ name = "us-ascii" }, Encoding),
+  Unicode = setmetatable({ name = "utf-16" }, Encoding),
+}
+T.Encoding.Default = T.Encoding.UTF8
+
+function NEW.Uri(s, rel)
+  if cls(s) == Uri and type(rel) == "string" then
+    if match(rel, "^%a[%w+.-]*://") then s = rel
+    elseif sub(rel, 1, 1) == "/" then s = s.scheme .. "://" .. Uri.props.Authority(s) .. rel
+    else s = uri_text(s):gsub("[^/]*$", "") .. rel end
+  end
+  s = need_string(s, "uriString")
+  local u = uri_parse(s)
+  if not u then throw("UriFormatException", "Invalid URI: The format of the URI could not be determined.") end
+  u.original = s
+  return setmetatable(u, Uri)
+end
+end)()
+
+------------------------------------------------------------------------------
+-- StringBuilder, Random
+;(function()
+
+local StringBuilder = class("StringBuilder")
+StringBuilder.tostring = function(sb) return concat(sb.parts) end
+StringBuilder.props.Length = function(sb) return slen(concat(sb.parts)) end
+local SBM = StringBuilder.methods
+function SBM.Append(sb, v, ...)
+  if select("#", ...) > 0 and type(v) == "string" then
+    -- Append(char, repeatCount)
+    local count = ...
+    if mtype(count) == "integer" then v = rep(v, count) end
+  end
+  sb.parts[#sb.parts + 1] = str(v)
+  return sb
+end
+function SBM.AppendLine(sb, v)
+  if v ~= nil then sb.parts[#sb.parts + 1] = str(v) end
+  sb.parts[#sb.parts + 1] = "\n"
+  return sb
+end
+function SBM.AppendFormat(sb, fmt, ...)
+  sb.parts[#sb.parts + 1] = T.String.Format(fmt, ...)
+  return sb
+end
+function SBM.Insert(sb, i, v)
+  local s = SM.Insert(concat(sb.parts), i, str(v))
+  sb.parts = { s }
+  return sb
+end
+function SBM.Replace(sb, a, b)
+  sb.parts = { SM.Replace(concat(sb.parts), a, b) }
+  return sb
+end
+function SBM.Clear(sb) sb.parts = {}; return sb end
+function SBM.ToString(sb) return concat(sb.parts) end
+
+local Random = class("Random")
+local function rand_float(r)
+  if not r.state then return random() end
+  -- xorshift64*, for a seeded instance
+  local x = r.state
+  x = x ~ (x >> 12); x = x ~ (x << 25); x = x ~ (x >> 27)
+  r.state = x
+  return ((x * 2685821657736338717) >> 11) / 9007199254740992.0
+end
+Random.methods.Next = function(r, a, b)
+  local lo, hi = 0, 2147483647
+  if a ~= nil and b == nil then hi = need_int(a, "maxValue")
+  elseif a ~= nil then lo, hi = need_int(a, "minValue"), need_int(b, "maxValue") end
+  if lo > hi then out_of_range("minValue", "'minValue' cannot be greater than maxValue.") end
+  if hi < 0 then out_of_range("maxValue", "'maxValue' must be greater than or equal to zero.") end
+  if lo == hi then return lo end
+  return lo + floor(rand_float(r) * (hi - lo))
+end
+Random.methods.NextDouble = function(r) return rand_float(r) end
+Random.methods.NextBytes = function(r, b)
+  for i = 0, #b.s - 1 do Bytes.setindex(b, i, floor(rand_float(r) * 256)) end
+end
+
+function NEW.StringBuilder(s)
+  local sb = setmetatable({ parts = {} }, StringBuilder)
+  if type(s) == "string" then sb.parts[1] = s end
+  return sb
+end
+function NEW.Random(seed)
+  local r = setmetatable({}, Random)
+  if seed ~= nil then
+    r.state = (need_int(seed, "Seed") * 6364136223846793005 + 1442695040888963407) | 1
+  end
+  return r
+end
+end)()
+
+------------------------------------------------------------------------------
+-- hashes: SHA-256, SHA-1, HMAC over them (bytes in, Byte[] out)
+;(function()
+
+local K256 = {
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+}
+local M32 = 0xffffffff
+local function rotr(x, n) return ((x >> n) | (x << (32 - n))) & M32 end
+local function rotl(x, n) return ((x << n) | (x >> (32 - n))) & M32 end
+
+local function md_pad(msg)
+  local len = #msg
+  local pad = 64 - (len + 9) % 64
+  if pad == 64 then pad = 0 end
+  return msg .. "\128" .. rep("\0", pad) .. string.pack(">I8", len * 8)
+end
+
+local function sha256(msg)
+  msg = md_pad(msg)
+  local h = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 }
+  local w = {}
+  for chunk = 1, #msg, 64 do
+    for i = 0, 15 do w[i] = string.unpack(">I4", msg, chunk + i * 4) end
+    for i = 16, 63 do
+      local s0 = rotr(w[i - 15], 7) ~ rotr(w[i - 15], 18) ~ (w[i - 15] >> 3)
+      local s1 = rotr(w[i - 2], 17) ~ rotr(w[i - 2], 19) ~ (w[i - 2] >> 10)
+      w[i] = (w[i - 16] + s0 + w[i - 7] + s1) & M32
+    end
+    local a, b, c, d, e, f, g, hh = h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8]
+    for i = 0, 63 do
+      local S1 = rotr(e, 6) ~ rotr(e, 11) ~ rotr(e, 25)
+      local ch = (e & f) ~ ((~e) & g)
+      local t1 = (hh + S1 + ch + K256[i + 1] + w[i]) & M32
+      local S0 = rotr(a, 2) ~ rotr(a, 13) ~ rotr(a, 22)
+      local maj = (a & b) ~ (a & c) ~ (b & c)
+      local t2 = (S0 + maj) & M32
+      hh, g, f, e, d, c, b, a = g, f, e, (d + t1) & M32, c, b, a, (t1 + t2) & M32
+    end
+    h[1] = (h[1] + a) & M32; h[2] = (h[2] + b) & M32; h[3] = (h[3] + c) & M32; h[4] = (h[4] + d) & M32
+    h[5] = (h[5] + e) & M32; h[6] = (h[6] + f) & M32; h[7] = (h[7] + g) & M32; h[8] = (h[8] + hh) & M32
+  end
+  return string.pack(">I4I4I4I4I4I4I4I4", unpack(h))
+end
+M.sha256 = sha256
+
+local function sha1(msg)
+  msg = md_pad(msg)
+  local h0, h1, h2, h3, h4 = 0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0
+  local w = {}
+  for chunk = 1, #msg, 64 do
+    for i = 0, 15 do w[i] = string.unpack(">I4", msg, chunk + i * 4) end
+    for i = 16, 79 do w[i] = rotl(w[i - 3] ~ w[i - 8] ~ w[i - 14] ~ w[i - 16], 1) end
+    local a, b, c, d, e = h0, h1, h2, h3, h4
+    for i = 0, 79 do
+      local f, k
+      if i < 20 then f, k = (b & c) | ((~b) & d), 0x5A827999
+      elseif i < 40 then f, k = b ~ c ~ d, 0x6ED9EBA1
+      elseif i < 60 then f, k = (b & c) | (b & d) | (c & d), 0x8F1BBCDC
+      else f, k = b ~ c ~ d, 0xCA62C1D6 end
+      local t = (rotl(a, 5) + (f & M32) + e + k + w[i]) & M32
+      e, d, c, b, a = d, c, rotl(b, 30), a, t
+    end
+    h0 = (h0 + a) & M32; h1 = (h1 + b) & M32; h2 = (h2 + c) & M32; h3 = (h3 + d) & M32; h4 = (h4 + e) & M32
+  end
+  return string.pack(">I4I4I4I4I4", h0, h1, h2, h3, h4)
+end
+M.sha1 = sha1
+
+local function hmac(hash, key, msg)
+  if #key > 64 then key = hash(key) end
+  key = key .. rep("\0", 64 - #key)
+  local ipad = gsub(key, ".", function(c) return char(byte(c) ~ 0x36) end)
+  local opad = gsub(key, ".", function(c) return char(byte(c) ~ 0x5c) end)
+  return hash(opad .. hash(ipad .. msg))
+end
+M.hmac = hmac
+
+local function hash_class(name, hash, keyed)
+  local C = class(name)
+  C.methods.ComputeHash = function(h, b, offset, count)
+    local s = raw_bytes(b, "buffer")
+    if offset then s = sub(s, offset + 1, offset + count) end
+    if keyed then
+      if not h.key then throw("CryptographicException", name .. ": no key") end
+      return bytes(hmac(hash, h.key, s))
+    end
+    return bytes(hash(s))
+  end
+  C.methods.Dispose = function() end
+  C.methods.Clear = function() end
+  if keyed then
+    C.setters.Key = function(h, k) h.key = raw_bytes(k, "Key") end
+    C.props.Key = function(h) return h.key and bytes(h.key) end
+  end
+  C.props.HashSize = function() return #hash("") * 8 end
+  return C
+end
+local HMACSHA256 = hash_class("HMACSHA256", sha256, true)
+local HMACSHA1 = hash_class("HMACSHA1", sha1, true)
+local SHA256C = hash_class("SHA256", sha256, false)
+local SHA1C = hash_class("SHA1", sha1, false)
+T.SHA256 = { Create = function() return setmetatable({}, SHA256C) end,
+  HashData = function(b) return bytes(sha256(raw_bytes(b, "source"))) end }
+T.SHA1 = { Create = function() return setmetatable({}, SHA1C) end,
+  HashData = function(b) return bytes(sha1(raw_bytes(b, "source"))) end }
+T.HMACSHA256 = { HashData = function(k, b) return bytes(hmac(sha256, raw_bytes(k, "key"), raw_bytes(b, "source"))) end }
+T.HMACSHA1 = { HashData = function(k, b) return bytes(hmac(sha1, raw_bytes(k, "key"), raw_bytes(b, "source"))) end }
+
+function NEW.HMACSHA256(key)
+  local h = setmetatable({}, HMACSHA256)
+  h.key = key and raw_bytes(key, "key") or random_bytes(64)
+  return h
+end
+function NEW.HMACSHA1(key)
+  local h = setmetatable({}, HMACSHA1)
+  h.key = key and raw_bytes(key, "key") or random_bytes(64)
+  return h
+end
+end)()
+
+------------------------------------------------------------------------------
+-- JWT (APIM's string.AsJwt() / TryParseJwt()): decoded, not validated
+
+local Jwt = class("Jwt")
+local function claim_strings(v)
+  local C = cls(v)
+  if C == JArray then
+    local out = {}
+    for i = 1, v.n do
+      local x = v[i]
+      out[i] = (type(x) == "string") and x or json_text(x, false)
+    end
+    return out
+  end
+  if type(v) == "string" then return { v } end
+  if v == JNULL then return { "" } end
+  return { json_text(v, false) }
+end
+local function jwt_date(payload, name)
+  local v = payload.map[name]
+  if type(v) ~= "number" then return nil end
+  return M.datetime(v)
+end
+local function parse_jwt(s)
+  if type(s) ~= "string" then return nil end
+  s = gsub(s, "^%s*[Bb][Ee][Aa][Rr][Ee][Rr]%s+", "")
+  s = match(s, "^%s*(.-)%s*$")
+  local h, p, sig = match(s, "^([%w%-_]+)%.([%w%-_]+)%.([%w%-_]*)$")
+  if not h then return nil end
+  local hj, pj = base64_decode(h, true), base64_decode(p, true)
+  if not hj or not pj then return nil end
+  local ok1, header = pcall(json_parse, hj, "JObject")
+  local ok2, payload = pcall(json_parse, pj, "JObject")
+  if not ok1 or not ok2 then return nil end
+  return setmetatable({ header = header, payload = payload, raw = s, signature = sig }, Jwt)
+end
+M.parse_jwt = parse_jwt
+Jwt.tostring = function(j) return j.raw end
+Jwt.props.Claims = function(j)
+  local payload = j.payload
+  return M.dictionary(function(k)
+    local v = payload.map[k]
+    if v == nil then return nil end
+    return new_array(claim_strings(v))
+  end, function()
+    local ks = {}
+    for i, k in ipairs(payload.keys) do ks[i] = k end
+    return ks
+  end, function(k)
+    local v = payload.map[k]
+    if v == nil then return nil end
+    return concat(claim_strings(v), ",")
+  end)
+end
+local function pstr(j, name)
+  local v = j.payload.map[name]
+  if v == nil or v == JNULL then return nil end
+  if type(v) == "string" then return v end
+  return json_text(v, false)
+end
+Jwt.props.Subject = function(j) return pstr(j, "sub") end
+Jwt.props.Issuer = function(j) return pstr(j, "iss") end
+Jwt.props.Id = function(j) return pstr(j, "jti") end
+Jwt.props.Audiences = function(j)
+  local v = j.payload.map.aud
+  if v == nil then return new_array({}, 0) end
+  local list = claim_strings(v)
+  return new_array(list, #list)
+end
+Jwt.props.ExpirationTime = function(j) return jwt_date(j.payload, "exp") end
+Jwt.props.NotBefore = function(j) return jwt_date(j.payload, "nbf") end
+Jwt.props.IssuedAt = function(j) return jwt_date(j.payload, "iat") end
+Jwt.props.Algorithm = function(j) local v = j.header.map.alg; return type(v) == "string" and v or nil end
+Jwt.props.Type = function(j) local v = j.header.map.typ; return type(v) == "string" and v or nil end
+Jwt.props.Header = function(j) return j.header end
+Jwt.props.Payload = function(j) return j.payload end
+Jwt.methods.ToString = function(j) return j.raw end
+
+JWT_METHODS = {
+  AsJwt = function(s) return parse_jwt(s) end,
+  TryParseJwt = function(s)
+    local j = parse_jwt(s)
+    return j ~= nil, j
+  end,
+  -- Value<T>() and ToObject<T>() of JSON primitives read from a JObject
+  ["Value<>"] = PRIMITIVE_JSON["Value<>"],
+}
+setmetatable(JWT_METHODS, { __index = function(_, name)
+  local g = split_generic(name)
+  if g and PRIMITIVE_JSON[g[1]] then
+    return function(v, ...) return PRIMITIVE_JSON[g[1]](v, g[2], ...) end
+  end
+  return nil
+end })
+local number_index = { __index = function(_, name)
+  local g = split_generic(name)
+  if g and PRIMITIVE_JSON[g[1]] then
+    return function(v, ...) return PRIMITIVE_JSON[g[1]](v, g[2], ...) end
+  end
+  return nil
+end }
+setmetatable(NumberMethods, number_index)
+setmetatable(BoolMethods, number_index)
+
+------------------------------------------------------------------------------
+-- Array, Enumerable and BitConverter statics
+
+T.Array = {
+  Exists = function(a, pred) return LINQ.Any(a, pred) end,
+  Find = function(a, pred) return LINQ.FirstOrDefault(a, pred) end,
+  IndexOf = function(a, v)
+    local i = 0
+    for _, x in M.each(a) do
+      if equals(x, v) then return i end
+      i = i + 1
+    end
+    return -1
+  end,
+  Copy = function(src, a, b, c, d)
+    local si, di, len, dst
+    if d == nil then dst, len, si, di = a, b, 0, 0
+    else si, dst, di, len = a, b, c, d end
+    len = need_int(len, "length")
+    local vals = {}
+    for i = 0, len - 1 do vals[i] = M.index(src, si + i) end
+    for i = 0, len - 1 do M.setindex(dst, di + i, vals[i]) end
+  end,
+  Reverse = function(a)
+    if cls(a) == Bytes then a.s = a.s:reverse(); return end
+    local n = a.n
+    for i = 1, n // 2 do a[i], a[n + 1 - i] = a[n + 1 - i], a[i] end
+  end,
+  Sort = function(a, cmp) AM.Sort(a, cmp) end,
+  Empty = function() return new_array({}, 0) end,
+}
+T.Enumerable = {
+  Range = function(start, count)
+    local t = {}
+    for i = 1, need_int(count, "count") do t[i] = start + i - 1 end
+    return new_array(t, count)
+  end,
+  Repeat = function(v, count)
+    local t = {}
+    for i = 1, need_int(count, "count") do t[i] = v end
+    return new_array(t, count)
+  end,
+  Empty = function() return new_array({}, 0) end,
+}
+T.BitConverter = {
+  ToInt32 = function(b, i)
+    local s = raw_bytes(b)
+    return string.unpack("<i4", s, (i or 0) + 1)
+  end,
+  GetBytes = function(v)
+    if type(v) == "boolean" then return bytes(v and "\1" or "\0") end
+    if mtype(v) == "integer" then
+      if v >= -2147483648 and v <= 2147483647 then return bytes(string.pack("<i4", v)) end
+      return bytes(string.pack("<i8", v))
+    end
+    return bytes(string.pack("<d", v))
+  end,
+  ToString = function(b)
+    local s = raw_bytes(b)
+    return (gsub(gsub(s, ".", function(c) return format("%02X-", byte(c)) end), "-$", ""))
+  end,
+}
+
+------------------------------------------------------------------------------
+-- new T(...) and arrays
+
+function NEW.JObject(...)
+  local o = new_jobject()
+  for i = 1, select("#", ...) do
+    local a = select(i, ...)
+    local C = cls(a)
+    if C == JProperty then JOM.Add(o, a.name, from_token(a.value))
+    elseif C == JObject then
+      for _, k in ipairs(a.keys) do o.keys[#o.keys + 1] = k; o.map[k] = deep_clone(a.map[k]) end
+    elseif C and C.iter then
+      for _, p in M.each(a) do
+        if cls(p) ~= JProperty then throw("ArgumentException", "Can not add " .. type_name(p) .. " to JObject.") end
+        JOM.Add(o, p.name, from_token(p.value))
+      end
+    elseif a ~= nil then
+      throw("ArgumentException", "Can not add " .. type_name(a) .. " to Newtonsoft.Json.Linq.JObject.")
+    end
+  end
+  return o
+end
+function NEW.JArray(...)
+  local a = new_jarray()
+  local n = select("#", ...)
+  local first = ...
+  if n == 1 and (is_seq(first) or cls(first) == JArray) then
+    for _, v in M.each(first) do JAM.Add(a, v) end
+    return a
+  end
+  for i = 1, n do JAM.Add(a, (select(i, ...))) end
+  return a
+end
+function NEW.JProperty(name, ...)
+  local v
+  if select("#", ...) > 1 then v = NEW.JArray(...) else v = ... end
+  return setmetatable({ name = need_string(name, "name"), value = to_token(v) }, JProperty)
+end
+function NEW.JValue(v) return v end
+function NEW.List(arg)
+  local l = new_list({}, 0)
+  if arg ~= nil and mtype(arg) ~= "integer" then AM.AddRange(l, arg) end
+  return l
+end
+function NEW.Dictionary(arg)
+  local ci = type(arg) == "table" and arg.enum_type == "StringComparer" and ignore_case(arg)
+  local d = new_dictionary(ci)
+  if cls(arg) == Dictionary then for _, kv in Dictionary.iter(arg) do DM.Add(d, kv.k, kv.v) end end
+  return d
+end
+function NEW.KeyValuePair(k, v) return kvpair(k, v) end
+function NEW.string(c, count)
+  if cls(c) == Array then return concat(c, "", 1, c.n) end
+  return rep(need_string(c), need_int(count, "count"))
+end
+local Object = class("Object")
+function NEW.object() return setmetatable({}, Object) end
+for name in pairs(M.EXCEPTION_TYPES) do
+  NEW[name] = function(msg, inner)
+    return exception(name, msg == nil and ("Exception of type 'System." .. name .. "' was thrown.") or str(msg), inner)
+  end
+end
+
+function M.new(T_, ...)
+  local f = NEW[T_]
+  if not f then throw("NotSupportedException", "new " .. tostring(T_) .. " is not supported") end
+  return f(...)
+end
+
+-- new T[] { items } (elem "" for new[] { ... })
+function M.array_of(elem, n, ...)
+  if elem == "byte" then
+    local t = {}
+    for i = 1, n do t[i] = char(need_int((select(i, ...)), "byte") & 0xff) end
+    return bytes(concat(t))
+  end
+  return new_array({ ... }, n)
+end
+
+-- new T[size]
+function M.new_array(elem, size)
+  size = need_int(size, "size")
+  if size < 0 then throw("OverflowException", "Arithmetic operation resulted in an overflow.") end
+  if elem == "byte" then return bytes(rep("\0", size)) end
+  local t = {}
+  local def = M.default_of(elem)
+  if def ~= nil then for i = 1, size do t[i] = def end end
+  return new_array(t, size)
+end
+
+------------------------------------------------------------------------------
+-- the member names the translator accepts (rt.MEMBERS.props / .methods): every
+-- member above plus the context object model below
+
+M.CONTEXT_MEMBERS = {
+  props = {
+    -- context
+    "Request", "Response", "Variables", "Api", "Operation", "Product", "Subscription", "User",
+    "Deployment", "LastError", "RequestId", "Timestamp", "Elapsed", "Tracing", "Workspace",
+    -- IRequest / IResponse / IMessageBody
+    "Method", "Url", "OriginalUrl", "OriginalMethod", "Headers", "Body", "IpAddress",
+    "MatchedParameters", "Certificate", "HasBody", "StatusCode", "StatusReason",
+    -- IUrl
+    "Scheme", "Host", "Port", "Path", "Query", "QueryString",
+    -- IApi / IOperation / IProduct / ISubscription / IUser / IGroup
+    "Id", "Name", "ServiceUrl", "Protocols", "IsCurrentRevision", "Revision", "Version",
+    "ApiVersionSet", "UrlTemplate", "Apis", "ApprovalRequired", "Groups", "State",
+    "SubscriptionLimit", "SubscriptionRequired", "Key", "PrimaryKey", "SecondaryKey",
+    "CreatedDate", "StartDate", "EndDate", "Email", "FirstName", "LastName", "Identities",
+    "Note", "RegistrationDate", "Provider",
+    -- IDeployment / ILastError
+    "ServiceName", "ServiceId", "Region", "Gateway", "InstanceId", "IsManaged", "Certificates",
+    "Source", "Reason", "Message", "Scope", "Section", "PolicyId",
+    -- X509Certificate2 (read only)
+    "Thumbprint", "Subject", "Issuer", "NotAfter", "NotBefore", "SerialNumber",
+    -- Nullable<T>
+    "HasValue", "Value",
+  },
+  methods = {
+    "As", "AsFormUrlEncodedContent", "AsJwt", "TryParseJwt", "GetValueOrDefault", "ContainsKey",
+    "TryGetValue", "ToUri", "ToString", "Equals", "GetHashCode", "Trace", "Verify", "VerifyNoRevocation",
+  },
+}
+
+local function build_members()
+  local props, methods = {}, {}
+  local function add_methods(tbl)
+    for name in pairs(tbl) do
+      local base = match(name, "^(.-)<>$")
+      methods[base or name] = true
+    end
+  end
+  for _, C in pairs(CLASSES) do
+    local K = C
+    while K do
+      for name in pairs(rawget(K, "props") or {}) do props[name] = true end
+      add_methods(rawget(K, "methods") or {})
+      for name in pairs(rawget(K, "setters") or {}) do props[name] = true end
+      K = K.base
+    end
+  end
+  add_methods(STRING_METHODS)
+  add_methods(NumberMethods)
+  add_methods(BoolMethods)
+  add_methods(OBJECT_METHODS)
+  add_methods(LINQ)
+  add_methods(PRIMITIVE_JSON)
+  add_methods({ AsJwt = true, TryParseJwt = true, Invoke = true })
+  props.Length = true
+  for _, n in ipairs(M.CONTEXT_MEMBERS.props) do props[n] = true end
+  for _, n in ipairs(M.CONTEXT_MEMBERS.methods) do methods[n] = true end
+  return { props = props, methods = methods }
+end
+M.MEMBERS = build_members()
+
+return M

@@ -1072,4 +1072,46 @@ function M.assert_apim_error(r, status, message)
   return v
 end
 
+---------------------------------------------------------------------------
+-- hot reload (15): the admin listener, the portico command line, file edits
+---------------------------------------------------------------------------
+
+-- One request to the admin listener on `port`: method, path and the whole
+-- Authorization value (nil: no Authorization header). Returns the response
+-- and its body decoded as JSON (nil when it is not JSON).
+function M.admin_request(port, method, path, authorization)
+  local headers = { { "Connection", "close" } }
+  if authorization then headers[#headers + 1] = { "Authorization", authorization } end
+  local t = { method = method, path = path, host = "127.0.0.1:" .. port, headers = headers }
+  if method == "POST" or method == "PUT" then t.body = "" end
+  local r = M.fetch(port, t)
+  local ok, v = pcall(M.json_decode, r.body or "")
+  return r, (ok and type(v) == "table") and v or nil
+end
+
+-- Runs the portico binary under test (or `bin`) with the argument list `args`
+-- to completion; returns its exit status and its stdout+stderr.
+function M.portico_command(args, bin)
+  local cmd = { M.sq(bin or M.portico_bin) }
+  for _, a in ipairs(args) do cmd[#cmd + 1] = M.sq(a) end
+  local out = run_capture(table.concat(cmd, " ") .. " </dev/null 2>&1; echo \"rc=$?\"")
+  local rc = tonumber(out:match("rc=(%d+)%s*$"))
+  return rc, (out:gsub("rc=%d+%s*$", ""))
+end
+
+-- Creates a directory (and its parents) inside the temp dir; returns its path.
+function M.subdir(name)
+  local path = M.tmpdir() .. "/" .. name
+  os.execute("mkdir -p " .. M.sq(path))
+  return path
+end
+
+-- Replaces a file the way many editors save: writes a new file next to it and
+-- renames it over the old one (the old inode goes away).
+function M.replace_file(path, data)
+  local tmp = ("%s.%d.swp"):format(path, math.random(1, 1e9))
+  M.write_file(tmp, data)
+  assert(os.rename(tmp, path))
+end
+
 return M
