@@ -7,7 +7,8 @@
 
 local context = require "portico.context"
 
-local find, gsub, match, gmatch, sub = string.find, string.gsub, string.match, string.gmatch, string.sub
+local find, match, gmatch, sub = string.find, string.match, string.gmatch, string.sub
+local concat = table.concat
 
 local M = {}
 
@@ -31,43 +32,73 @@ local function template_query_names(tpl)
   return names
 end
 
-local function fill(s, matched)
-  return (gsub(s, "{%*?([^{}]+)}", function(name)
-    local v = matched[name]
-    if v == nil then return "" end
-    return tostring(v)
-  end))
+-- A template, split once: path pieces (strings, or { name } for a parameter)
+-- and query pairs (each side the same).
+local function pieces(s)
+  local out, p = {}, 1
+  while true do
+    local a, b, name = find(s, "{%*?([^{}]+)}", p)
+    if not a then break end
+    if a > p then out[#out + 1] = sub(s, p, a - 1) end
+    out[#out + 1] = { name }
+    p = b + 1
+  end
+  if p <= #s then out[#out + 1] = sub(s, p) end
+  return out
 end
 
-local function rewrite(ctx, template, copy)
-  local req = ctx.request
-  local matched = ctx.req.matched or {}
-  local path_t, query_t = match(template, "^([^?]*)%??(.*)$")
-  local path = fill(path_t, matched)
-  if sub(path, 1, 1) ~= "/" then path = "/" .. path end
-  local q = context.query("")
-  local given = {}
-  if query_t ~= "" then
-    for piece in gmatch(query_t, "[^&]+") do
-      local k, v = match(piece, "^([^=]*)=?(.*)$")
-      k, v = fill(k, matched), fill(v, matched)
-      given[context.url_decode(k)] = true
-      q.list[#q.list + 1] = { context.url_decode(k), context.url_decode(v),
-        v ~= "" and (k .. "=" .. v) or k }
+local function fill(ps, matched)
+  if #ps == 1 and type(ps[1]) == "string" then return ps[1] end
+  local out = {}
+  for i = 1, #ps do
+    local x = ps[i]
+    if type(x) == "string" then out[i] = x
+    else
+      local v = matched[x[1]]
+      out[i] = v == nil and "" or tostring(v)
     end
   end
+  return concat(out)
+end
+
+local function parse_template(template)
+  local path_t, query_t = match(template, "^([^?]*)%??(.*)$")
+  if sub(path_t, 1, 1) ~= "/" then path_t = "/" .. path_t end
+  local t = { path = pieces(path_t), query = {} }
+  if query_t ~= "" then
+    for piece in gmatch(query_t, "[^&]+") do
+      local k, eq, v = match(piece, "^([^=]*)(=?)(.*)$")
+      t.query[#t.query + 1] = { pieces(k), pieces(v), eq == "=" }
+    end
+  end
+  return t
+end
+
+local function rewrite(ctx, t, copy)
+  local req = ctx.request
+  local matched = req.matched
+  req:set_path(fill(t.path, matched))
+  local op = ctx.info.operation
+  local consumed = template_query_names(op and op.UrlTemplate)
+  -- nothing to add, nothing consumed: the query goes on untouched
+  if copy and #t.query == 0 and next(consumed) == nil then return end
+  local q = context.query("")
+  local list, given = q.list, {}
+  for _, kv in ipairs(t.query) do
+    local k, v = fill(kv[1], matched), fill(kv[2], matched)
+    local dk = context.url_decode(k)
+    given[dk] = true
+    list[#list + 1] = { dk, context.url_decode(v), kv[3] and (k .. "=" .. v) or k }
+  end
   if copy then
-    local op = ctx.info.operation
-    local consumed = template_query_names(op and op.UrlTemplate)
     local old = req:query().list
     for i = 1, #old do
       local p = old[i]
-      if not consumed[p[1]] and not given[p[1]] then q.list[#q.list + 1] = p end
+      if not consumed[p[1]] and not given[p[1]] then list[#list + 1] = p end
     end
   end
   q.dirty = true
   req.query_obj = q
-  req:set_path(path)
 end
 
 function M.compile(node, c)
@@ -81,9 +112,10 @@ function M.compile(node, c)
       .. "not a URL (use set-backend-service to change the backend)")
   end
   if is_const then
-    return function(ctx) rewrite(ctx, template, copy) end
+    local t = parse_template(template)
+    return function(ctx) rewrite(ctx, t, copy) end
   end
-  return function(ctx) rewrite(ctx, get(ctx), copy) end
+  return function(ctx) rewrite(ctx, parse_template(get(ctx)), copy) end
 end
 
 return M

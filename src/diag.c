@@ -40,6 +40,20 @@ void pt_diag_warn(pt_diag_t *d, const char *file, int line, int col, const char 
   va_end(ap);
 }
 
+void pt_diag_error_text(pt_diag_t *d, const char *text) {
+  if (d->count == d->cap) {
+    int cap = d->cap ? d->cap * 2 : 8;
+    char **m = realloc(d->messages, sizeof *m * cap);
+    if (!m) return;
+    d->messages = m;
+    d->cap = cap;
+  }
+  char *msg = strdup(text);
+  if (!msg) return;
+  d->messages[d->count++] = msg;
+  d->errors++;
+}
+
 void pt_diag_print(const pt_diag_t *d, FILE *out) {
   for (int i = 0; i < d->count; i++) fprintf(out, "%s\n", d->messages[i]);
 }

@@ -1,6 +1,7 @@
 /* dispatch.c - validate, route, authorize, choose a backend, compose the upstream head (see dispatch.h). */
 #include "dispatch.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <uv.h>
@@ -108,8 +109,10 @@ static int compose_target(pt_buf_t *t, const pt_dispatch_t *d, const char *rest,
 static int self_chained(const pt_generation_t *g, pt_dispatch_t *d, const char *listener) {
   d->self = listener;
   if (!listener || !g->config->self_chaining_reject) return 0;
-  return refuse(d, 500, "BackendConnectionFailure",
-                "Self-chained backend refused: it points back at this gateway (gateway.selfChaining: reject)"), -1;
+  const char *name = d->backend ? d->backend->cfg->id : d->route.api->id;
+  snprintf(d->why, sizeof d->why, "Self-chained backend '%s' (%s) refused: it points back at this gateway "
+           "(gateway.selfChaining: reject)", name, d->origin->origin);
+  return refuse(d, 500, "BackendConnectionFailure", d->why), -1;
 }
 
 static int choose_backend(const pt_generation_t *g, pt_dispatch_t *d, const pt_forward_override_t *ov) {

@@ -42,6 +42,7 @@ typedef struct pt_dispatch_s {
   const char *self;          /* the listener of this gateway the origin reaches (self-chaining), or NULL */
   pt_url_t base_url;         /* parsed set-backend-service base-url, owned */
   pt_buf_t head;             /* the upstream request head; the caller takes it */
+  char why[320];             /* room for a refusal message that names things */
   /* where the pieces of the target are, after route: */
   const char *url; size_t url_len, path_len;
   int key_header, key_in_query; /* the subscription key came in a header / the query */

@@ -43,7 +43,7 @@ static pt_generation_t *build(const char *path, uint64_t number, pt_diag_t *d) {
   pt_config_t *c = pt_config_load(path, d);
   pt_generation_t *g = c ? pt_generation_build(c, number) : NULL;
   if (g) pt_generation_find_self_chains(g, d);
-  if (g && pt_generation_check_policies(g, d) < 0) {
+  if (g && (pt_generation_snapshot(g, d) < 0 || pt_generation_check_policies(g, d) < 0)) {
     pt_generation_unref(g);
     g = NULL;
   }

@@ -85,52 +85,48 @@ static void setup_require(lua_State *L) {
 
 /* ---- the spec handed to engine.load ------------------------------------------- */
 
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  pt_buf_t b = {0};
-  char tmp[8192];
-  size_t n;
-  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-    if (pt_buf_append(&b, tmp, n)) break;
-  fclose(f);
-  pt_buf_append(&b, "", 1);
-  *len = b.len ? b.len - 1 : 0;
-  return b.base;
-}
-
 static void set_str(lua_State *L, const char *k, const char *v) {
   if (!v) return;
   lua_pushstring(L, v);
   lua_setfield(L, -2, k);
 }
 
-/* Pushes { file = path, text = contents }, or nil with an error when unreadable. */
-static int push_document(lua_State *L, const char *file, pt_diag_t *d, const char *cfg_file) {
-  size_t len;
-  char *text = slurp(file, &len);
-  if (!text) {
-    pt_diag_error(d, cfg_file, 0, 0, "policy document '%s' cannot be read", file);
+/* Pushes { file = path, text = contents as read when the generation was built }. */
+static int push_document(lua_State *L, const pt_generation_t *g, const char *file, pt_diag_t *d) {
+  const char *cfg_file = g->config->file;
+  const pt_file_text_t *f = pt_generation_file(g, file);
+  if (!f) {
+    pt_diag_error(d, cfg_file, 0, 0, "policy document '%s' was not read", file);
     lua_pushnil(L);
     return -1;
   }
   lua_createtable(L, 0, 2);
   set_str(L, "file", file);
-  lua_pushlstring(L, text, len);
+  lua_pushlstring(L, f->text, f->len);
   lua_setfield(L, -2, "text");
-  free(text);
   return 0;
 }
 
-static void push_documents(lua_State *L, const pt_config_t *c, pt_diag_t *d) {
+/* spec.policy_module_texts = { [path] = text } for every user module. */
+static void push_module_texts(lua_State *L, const pt_generation_t *g) {
+  lua_newtable(L);
+  for (int i = 0; i < g->nfiles; i++) {
+    if (!g->files[i].module) continue;
+    lua_pushlstring(L, g->files[i].text, g->files[i].len);
+    lua_setfield(L, -2, g->files[i].path);
+  }
+}
+
+static void push_documents(lua_State *L, const pt_generation_t *g, pt_diag_t *d) {
+  const pt_config_t *c = g->config;
   lua_createtable(L, 0, 4);
   if (c->policy_file) {
-    push_document(L, c->policy_file, d, c->file);
+    push_document(L, g, c->policy_file, d);
     lua_setfield(L, -2, "global");
   }
   lua_newtable(L);
   for (int i = 0; i < c->nproducts; i++)
-    if (c->products[i].policy_file && push_document(L, c->products[i].policy_file, d, c->file) == 0)
+    if (c->products[i].policy_file && push_document(L, g, c->products[i].policy_file, d) == 0)
       lua_setfield(L, -2, c->products[i].id);
     else if (c->products[i].policy_file) lua_pop(L, 1);
   lua_setfield(L, -2, "products");
@@ -138,11 +134,11 @@ static void push_documents(lua_State *L, const pt_config_t *c, pt_diag_t *d) {
   lua_newtable(L); /* operations */
   for (int i = 0; i < c->napis; i++) {
     const pt_api_cfg_t *a = &c->apis[i];
-    if (a->policy_file && push_document(L, a->policy_file, d, c->file) == 0) lua_setfield(L, -3, a->id);
+    if (a->policy_file && push_document(L, g, a->policy_file, d) == 0) lua_setfield(L, -3, a->id);
     else if (a->policy_file) lua_pop(L, 1);
     lua_newtable(L);
     for (int k = 0; k < a->noperations; k++)
-      if (a->operations[k].policy_file && push_document(L, a->operations[k].policy_file, d, c->file) == 0)
+      if (a->operations[k].policy_file && push_document(L, g, a->operations[k].policy_file, d) == 0)
         lua_setfield(L, -2, a->operations[k].id);
       else if (a->operations[k].policy_file) lua_pop(L, 1);
     lua_setfield(L, -2, a->id);
@@ -174,17 +170,18 @@ static void push_apis(lua_State *L, const pt_config_t *c) {
   }
 }
 
-static void push_spec(lua_State *L, const pt_config_t *c, pt_diag_t *d) {
+static void push_spec(lua_State *L, const pt_generation_t *g, pt_diag_t *d) {
+  const pt_config_t *c = g->config;
   lua_createtable(L, 0, 8);
   lua_createtable(L, 0, 2);
   set_str(L, "id", c->id);
   set_str(L, "region", "edge");
   lua_setfield(L, -2, "gateway");
-  push_documents(L, c, d);
+  push_documents(L, g, d);
   lua_setfield(L, -2, "documents");
   lua_newtable(L);
   for (int i = 0; i < c->nfragments; i++)
-    if (push_document(L, c->fragments[i].file, d, c->file) == 0) lua_setfield(L, -2, c->fragments[i].id);
+    if (push_document(L, g, c->fragments[i].file, d) == 0) lua_setfield(L, -2, c->fragments[i].id);
     else lua_pop(L, 1);
   lua_setfield(L, -2, "fragments");
   lua_newtable(L);
@@ -202,6 +199,8 @@ static void push_spec(lua_State *L, const pt_config_t *c, pt_diag_t *d) {
     lua_rawseti(L, -2, i + 1);
   }
   lua_setfield(L, -2, "policy_paths");
+  push_module_texts(L, g);
+  lua_setfield(L, -2, "policy_module_texts");
   push_apis(L, c);
   lua_setfield(L, -2, "apis");
   lua_newtable(L);
@@ -222,7 +221,8 @@ static void push_spec(lua_State *L, const pt_config_t *c, pt_diag_t *d) {
 }
 
 /* Calls engine.load(spec); its errors go to d. [-0, +0] */
-static int load_engine(pt_lua_t *s, const pt_config_t *c, pt_diag_t *d) {
+static int load_engine(pt_lua_t *s, const pt_generation_t *g, pt_diag_t *d) {
+  const pt_config_t *c = g->config;
   lua_State *L = s->L;
   int errors = d->errors;
   lua_getglobal(L, "require");
@@ -237,12 +237,12 @@ static int load_engine(pt_lua_t *s, const pt_config_t *c, pt_diag_t *d) {
   lua_getfield(L, -1, "flags");
   s->flags_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_getfield(L, -1, "load");
-  push_spec(L, c, d);
+  push_spec(L, g, d);
   if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
     pt_diag_error(d, c->file, 0, 0, "policy engine: %s", lua_tostring(L, -1));
   } else if (lua_istable(L, -1)) {
     for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
-      pt_diag_error(d, NULL, 0, 0, "%s", lua_tostring(L, -1));
+      pt_diag_error_text(d, lua_tostring(L, -1));
       lua_pop(L, 1);
     }
     lua_pop(L, 1);
@@ -262,7 +262,7 @@ pt_lua_t *pt_lua_new(const pt_generation_t *g, pt_diag_t *d) {
   }
   luaL_openlibs(s->L); /* the engine is trusted; policy code gets a sandboxed env from it */
   setup_require(s->L);
-  if (load_engine(s, g->config, d) < 0) {
+  if (load_engine(s, g, d) < 0) {
     pt_lua_free(s);
     return NULL;
   }

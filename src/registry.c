@@ -1,6 +1,7 @@
 /* registry.c - immutable, reference-counted generations (see registry.h). */
 #include "registry.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,64 @@ void pt_generation_find_self_chains(pt_generation_t *g, pt_diag_t *d) {
   }
 }
 
+static int snapshot_file(pt_generation_t *g, const char *path, int module, pt_diag_t *d) {
+  if (!path || pt_generation_file(g, path)) return 0;
+  FILE *f = fopen(path, "rb");
+  pt_buf_t b = {0};
+  char tmp[8192];
+  size_t n;
+  while (f && (n = fread(tmp, 1, sizeof tmp, f)) > 0) pt_buf_append(&b, tmp, n);
+  int bad = !f || ferror(f);
+  if (f) fclose(f);
+  pt_file_text_t *arr = bad ? NULL : realloc(g->files, sizeof *arr * (g->nfiles + 1));
+  if (!arr || pt_buf_append(&b, "", 1)) {
+    pt_diag_error(d, path, 0, 0, "cannot read the file (it is named by %s)", g->config->file);
+    pt_buf_free(&b);
+    return -1;
+  }
+  g->files = arr;
+  arr[g->nfiles++] = (pt_file_text_t){strdup(path), b.base, b.len - 1, module};
+  return 0;
+}
+
+/* Every *.lua of a policy module folder. */
+static int snapshot_modules(pt_generation_t *g, const char *dir, pt_diag_t *d) {
+  DIR *dp = opendir(dir);
+  if (!dp) {
+    pt_diag_error(d, dir, 0, 0, "cannot open the policy module folder");
+    return -1;
+  }
+  int rc = 0;
+  for (struct dirent *e; (e = readdir(dp)) && !rc;) {
+    size_t n = strlen(e->d_name);
+    if (n < 5 || strcmp(e->d_name + n - 4, ".lua") != 0) continue;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    rc = snapshot_file(g, path, 1, d);
+  }
+  closedir(dp);
+  return rc;
+}
+
+int pt_generation_snapshot(pt_generation_t *g, pt_diag_t *d) {
+  const pt_config_t *c = g->config;
+  int rc = snapshot_file(g, c->policy_file, 0, d);
+  for (int i = 0; i < c->nproducts; i++) rc |= snapshot_file(g, c->products[i].policy_file, 0, d);
+  for (int i = 0; i < c->napis; i++) {
+    rc |= snapshot_file(g, c->apis[i].policy_file, 0, d);
+    for (int k = 0; k < c->apis[i].noperations; k++) rc |= snapshot_file(g, c->apis[i].operations[k].policy_file, 0, d);
+  }
+  for (int i = 0; i < c->nfragments; i++) rc |= snapshot_file(g, c->fragments[i].file, 0, d);
+  for (int i = 0; i < c->npolicy_paths; i++) rc |= snapshot_modules(g, c->policy_paths[i], d);
+  return rc ? -1 : 0;
+}
+
+const pt_file_text_t *pt_generation_file(const pt_generation_t *g, const char *path) {
+  for (int i = 0; i < g->nfiles; i++)
+    if (strcmp(g->files[i].path, path) == 0) return &g->files[i];
+  return NULL;
+}
+
 int pt_generation_check_policies(const pt_generation_t *g, pt_diag_t *d) {
   if (!g->has_policies) return 0;
   pt_lua_t *probe = pt_lua_new(g, d);
@@ -112,6 +171,8 @@ void pt_generation_unref(pt_generation_t *g) {
   free(g->lua);
   pt_router_free(&g->router);
   pt_selfchain_free(&g->selfchain);
+  for (int i = 0; i < g->nfiles; i++) free(g->files[i].path), free(g->files[i].text);
+  free(g->files);
   free(g->backend_self);
   free(g->api_self);
   for (int i = 0; g->backends && i < g->config->nbackends; i++) pt_backend_rt_free(&g->backends[i]);

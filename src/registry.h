@@ -15,6 +15,15 @@
 #include "selfchain.h"
 #include "strmap.h"
 
+/* A file's contents as they were when the generation was built: every
+ * worker compiles the same text, whatever happens to the file later. */
+typedef struct pt_file_text_s {
+  char *path;
+  char *text;
+  size_t len;
+  int module;                    /* a user policy module (from gateway.policyPaths) */
+} pt_file_text_t;
+
 typedef struct pt_generation_s {
   atomic_int refs;
   uint64_t number;
@@ -25,6 +34,8 @@ typedef struct pt_generation_s {
   pt_strmap_t subscription_by_key; /* primary and secondary keys -> pt_subscription_cfg_t */
   char via[96];                  /* "1.1 <gateway id>" */
   int has_policies;              /* some scope has a policy document */
+  pt_file_text_t *files;         /* policy documents, fragments and user policy modules, as read */
+  int nfiles;
   pt_selfchain_t selfchain;      /* this gateway's own endpoints */
   const char **backend_self;     /* per backend: the listener its url reaches, or NULL */
   const char **api_self;         /* per API (serviceUrl): the same */
@@ -49,6 +60,10 @@ pt_backend_rt_t *pt_registry_backend(const pt_generation_t *g, const char *id);
 /* Run-time state (circuit breakers, round robin) of backends whose configuration did
  * not change moves from old to g, so that a reload does not reset it. */
 void pt_generation_inherit(pt_generation_t *g, const pt_generation_t *old);
+/* Reads every policy document, fragment and user policy module into the
+ * generation. Returns 0, or -1 with the unreadable files in d. */
+int pt_generation_snapshot(pt_generation_t *g, pt_diag_t *d);
+const pt_file_text_t *pt_generation_file(const pt_generation_t *g, const char *path);
 /* Compiles every policy in a scratch Lua state: errors go to d. Returns 0 or -1. */
 int pt_generation_check_policies(const pt_generation_t *g, pt_diag_t *d);
 /* Marks the backends and service URLs that point back at this gateway (names

@@ -42,7 +42,7 @@ static void request_log(pt_conn_t *c, pt_request_t *r) {
       .client_ip = c->client_ip,
       .api = r->api ? r->api->id : NULL,
       .operation = r->d.route.operation ? r->d.route.operation->id : NULL,
-      .backend = r->backend ? r->backend->cfg->id : r->api ? r->api->service_url_text : NULL,
+      .backend = r->backend ? r->backend->cfg->id : r->d.origin ? r->d.origin->origin : NULL,
       .reason = r->reason,
       .message = r->detail,
       .status = r->status,
@@ -211,6 +211,9 @@ static void forward_from_policy(pt_conn_t *c, pt_policy_result_t *res) {
   pt_dispatch_free(&r->d);
   if (pt_dispatch_forward(r->gen, &in, &r->d, &ov) < 0) return pt__respond_error(c, 500, "InternalError", "Out of memory");
   if (r->d.status) { /* a backend the policies chose cannot be called: on-error decides */
+    r->reason = r->d.reason;
+    free(r->detail);
+    r->detail = strdup(r->d.message);
     pt_policy_resume_error(r->run, r->d.reason, r->d.message, &res);
     return apply_step(c, res);
   }
@@ -263,13 +266,14 @@ static void policy_start(pt_conn_t *c) {
   apply_step(c, res);
 }
 
-/* Decides whether policies run for this request (and what they need buffered). */
+/* Decides whether policies run for this request (and what they need buffered);
+ * -1 when this worker has no policy engine (never skip policies: fail closed). */
 static int wants_policies(pt_conn_t *c) {
   pt_request_t *r = c->req;
   if (!r->gen->has_policies) return 0;
   pt_lua_t *L = worker_lua(c);
   const pt_route_match_t *m = &r->d.route;
-  if (!L) return 0;
+  if (!L) return -1;
   pt_lua_flags(L, m->api->id, m->operation ? m->operation->id : NULL, product_of(&r->d), &r->flags);
   return r->flags.policies;
 }
@@ -288,7 +292,9 @@ void pt__request_dispatch(pt_conn_t *c) {
   if (pt_dispatch_route(r->gen, &in, &r->d) < 0) return pt__respond_error(c, 500, "InternalError", "Out of memory");
   r->api = r->d.route.api;
   if (r->d.status) return pt__respond_error(c, r->d.status, r->d.reason, r->d.message);
-  if (wants_policies(c)) {
+  int policies = wants_policies(c);
+  if (policies < 0) return pt__respond_error(c, 500, "InternalError", "Internal server error");
+  if (policies) {
     r->policy = 1;
     if (!(r->flags.request_body && r->has_body)) return policy_start(c);
     r->buffer_request = 1; /* policies read the body: they start when it is complete */

@@ -19,10 +19,25 @@
 local byte, char, find, format, gsub, lower, sub, upper, match =
   string.byte, string.char, string.find, string.format, string.gsub, string.lower,
   string.sub, string.upper, string.match
-local concat, tonumber, tostring, type, setmetatable, rawget, pairs, error =
-  table.concat, tonumber, tostring, type, setmetatable, rawget, pairs, error
+local concat, tonumber, tostring, type, setmetatable, getmetatable, pairs, ipairs, error, pcall =
+  table.concat, tonumber, tostring, type, setmetatable, getmetatable, pairs, ipairs, error, pcall
+local rawget, rawset = rawget, rawset
+
+local EMPTY = {}
 
 local M = {}
+
+-- csharp.lua (`rt`): its dictionary, array, JSON and date types are what C#
+-- expressions expect; bound on first use (M.runtime may also be set).
+local function runtime()
+  local rt = M.runtime
+  if rt == nil then
+    local ok, m = pcall(require, "portico.csharp")
+    rt = ok and type(m) == "table" and m or false
+    M.runtime = rt
+  end
+  return rt or nil
+end
 
 ------------------------------------------------------------------------------
 -- errors policies raise (turned into on-error by pipeline.lua)
@@ -62,7 +77,6 @@ M.url_encode = url_encode
 local DEFAULT_PORT = { http = 80, https = 443 }
 
 -- "http://h:8080/base" -> { scheme, host, port, path }; parsed once per string.
-local parsed_urls = setmetatable({}, { __mode = "k" })
 local url_cache = {}
 local url_cache_n = 0
 local function parse_url(url)
@@ -87,7 +101,6 @@ local function parse_url(url)
   return u
 end
 M.parse_url = parse_url
-local _ = parsed_urls
 
 -- base path + relative path, with exactly one slash between them
 local function join_path(base, rel)
@@ -125,24 +138,45 @@ function M.headers(list)
   return setmetatable({ list = list or {}, dirty = false }, Headers)
 end
 
+-- Names compare without case; comparing lengths first spares most lower()
+-- calls, and the names policies ask for are few, so their lower case is kept
+-- (a hot path: every set-header and GetValueOrDefault scans the list).
+local lowered, lowered_n = {}, 0
+local function low(name)
+  local l = lowered[name]
+  if l then return l end
+  l = lower(name)
+  if lowered_n > 4096 then lowered, lowered_n = {}, 0 end
+  lowered[name] = l
+  lowered_n = lowered_n + 1
+  return l
+end
+
+local function same(n, l, len)
+  return #n == len and (n == l or lower(n) == l)
+end
+M.same_name = same
+
 -- All values of `name` (an array, empty when absent).
 function Headers:values(name)
-  local l, out, n = lower(name), {}, 0
+  local l, len, out, k = low(name), #name, {}, 0
   local list = self.list
   for i = 1, #list do
     local h = list[i]
-    if lower(h[1]) == l then n = n + 1; out[n] = h[2] end
+    local n = h[1]
+    if #n == len and (n == name or n == l or lower(n) == l) then k = k + 1; out[k] = h[2] end
   end
   return out
 end
 
 -- The value of `name`, several lines joined with ",", or nil when absent.
 function Headers:get(name)
-  local l, first, rest = lower(name), nil, nil
+  local l, len, first, rest = low(name), #name, nil, nil
   local list = self.list
   for i = 1, #list do
     local h = list[i]
-    if lower(h[1]) == l then
+    local n = h[1]
+    if #n == len and (n == name or n == l or lower(n) == l) then
       if first == nil then first = h[2]
       else rest = rest or { first }; rest[#rest + 1] = h[2] end
     end
@@ -152,37 +186,71 @@ function Headers:get(name)
 end
 
 function Headers:has(name)
-  local l, list = lower(name), self.list
+  local l, len, list = low(name), #name, self.list
   for i = 1, #list do
-    if lower(list[i][1]) == l then return true end
+    local n = list[i][1]
+    if #n == len and (n == name or n == l or lower(n) == l) then return true end
   end
   return false
 end
 
+-- Removes every line of `name`; returns the index the first one had.
 function Headers:remove(name)
-  local l, list, j = lower(name), self.list, 0
+  local l, len, list, j, at = low(name), #name, self.list, 0, nil
   local n = #list
   for i = 1, n do
     local h = list[i]
-    list[i] = nil
-    if lower(h[1]) ~= l then j = j + 1; list[j] = h end
+    if same(h[1], l, len) then
+      at = at or i
+    else
+      j = j + 1
+      list[j] = h
+    end
   end
+  for i = j + 1, n do list[i] = nil end
   self.dirty = true
+  return at
 end
 
 -- Replaces every line of `name` with `value` (a string or an array of
--- strings); an array becomes one comma-joined line, or several lines for
--- the SEPARATE headers.
+-- strings), where the first one stood; an array becomes one comma-joined
+-- line, or several lines for the SEPARATE headers.
 function Headers:set(name, value)
-  self:remove(name)
-  self:add(name, value)
+  local l = low(name)
+  if type(value) == "table" then
+    if SEPARATE[l] then
+      self:remove(name)
+      return self:add(name, value)
+    end
+    value = concat(value, ",")
+  end
+  value = tostring(value)
+  local list, len = self.list, #name
+  local first
+  for i = 1, #list do
+    local h = list[i]
+    if same(h[1], l, len) then first = i; break end
+  end
+  self.dirty = true
+  if not first then
+    list[#list + 1] = { name, value }
+    return
+  end
+  list[first][2] = value
+  -- later duplicates go
+  local j, n = first, #list
+  for i = first + 1, n do
+    local h = list[i]
+    if not same(h[1], l, len) then j = j + 1; list[j] = h end
+  end
+  for i = j + 1, n do list[i] = nil end
 end
 
 -- Adds `value` (string or array) to `name`: joined to the existing line with
 -- "," unless the header keeps separate lines.
 function Headers:add(name, value)
   local list = self.list
-  local l = lower(name)
+  local l, len = low(name), #name
   if type(value) == "table" then
     if #value == 0 then return end
     if SEPARATE[l] then
@@ -193,18 +261,27 @@ function Headers:add(name, value)
     value = concat(value, ",")
   end
   value = tostring(value)
+  self.dirty = true
   if not SEPARATE[l] then
     for i = #list, 1, -1 do
       local h = list[i]
-      if lower(h[1]) == l then
+      if same(h[1], l, len) then
         h[2] = h[2] .. "," .. value
-        self.dirty = true
         return
       end
     end
   end
   list[#list + 1] = { name, value }
-  self.dirty = true
+end
+
+-- The read-only dictionary C# expressions see (one per Headers object).
+function Headers:view()
+  local v = self.view_obj
+  if not v then
+    v = M.view("headers", self)
+    self.view_obj = v
+  end
+  return v
 end
 
 -- The distinct names, in first-seen order, with their values (for views).
@@ -314,7 +391,7 @@ end
 
 local Body = {}
 M.Body = Body
-local body_mt = {}
+local body_mt = { __name = "IMessageBody" }
 
 -- `set`: the text came from a policy (set-body), not from the client or backend.
 function M.body(text, streamed, which, set)
@@ -343,7 +420,7 @@ end
 local AS = {}
 function AS.string(text) return text end
 local function as_json(text, what)
-  local rt = M.runtime
+  local rt = runtime()
   local parse = rt and (rt.json_parse or rt.parse_json)
   if not parse then
     M.fail("ExpressionValueEvaluationFailure", "As<" .. what .. ">: no JSON support in this runtime")
@@ -378,7 +455,7 @@ end
 
 local Url = {}
 local url_props = {}
-local url_mt = { __index = function(self, k)
+local url_mt = { __name = "IUrl", __index = function(self, k)
   local m = Url[k]
   if m then return m end
   local p = url_props[k]
@@ -420,9 +497,6 @@ Url.ToString = url_string
 Url.ToUri = url_string
 url_mt.__tostring = url_string
 
-------------------------------------------------------------------------------
--- dictionary views (read-only): filled in by views_for(rt) below
-
 function M.query_view(q) return M.view("query", q) end
 
 ------------------------------------------------------------------------------
@@ -431,23 +505,42 @@ function M.query_view(q) return M.view("query", q) end
 local Request = {}
 M.Request = Request
 local request_props = {}
-local request_mt = { __index = function(self, k)
+-- fields made on first use (most requests never need them)
+local request_lazy = {}
+local request_mt = { __name = "IRequest", __index = function(self, k)
   local m = Request[k]
   if m then return m end
   local p = request_props[k]
   if p then return p(self) end
+  local l = request_lazy[k]
+  if l then return l(self) end
   return nil
 end }
+
+-- the header list C gave, as a Headers object
+function request_lazy.headers(self)
+  local h = M.headers(self.ctx.req.headers or {})
+  rawset(self, "headers", h)
+  return h
+end
+
+-- the body C gave (nil: not buffered, it streams)
+function request_lazy.body(self)
+  local text = self.ctx.req.body
+  local b = M.body(text, text == nil, "request")
+  rawset(self, "body", b)
+  return b
+end
 
 function Request:set_method(m) self.method = upper(m) end
 
 -- The backend: a base URL, or a backend id; `rank` is the scope rank of the
 -- policy that chose it (set-backend-service's inheritance rule needs it).
 function Request:set_backend_url(url, rank)
-  self.base_url, self.backend_id, self.backend_rank = url, nil, rank
+  self.base_url, self.backend_id, self.backend_rank = url, false, rank
 end
 function Request:set_backend_id(id, rank)
-  self.backend_id, self.base_url, self.backend_rank = id, nil, rank
+  self.backend_id, self.base_url, self.backend_rank = id, false, rank
 end
 
 -- The path relative to the backend's base URL.
@@ -473,6 +566,13 @@ function Request:set_body(text)
   self.body = M.body(text, false, "request", true)
 end
 
+-- The header list as it stands (without making a Headers object).
+function Request:header_list()
+  local h = rawget(self, "headers")
+  if h then return h.list end
+  return self.ctx.req.headers or {}
+end
+
 -- The base URL currently in effect (backend ids resolved through the spec).
 function Request:base()
   local id = self.backend_id
@@ -483,27 +583,42 @@ function Request:base()
   return self.base_url or ""
 end
 
+local NO_URL = { scheme = "http", host = "", port = 80, path = "" }
+
 function Request:url_parts()
-  local base = self:base()
-  local u = parse_url(base) or { scheme = "http", host = "", port = 80, path = "" }
-  return u.scheme, u.host, u.port, join_path(u.path, self.path), self:query_string(), self.query_obj
+  local u = parse_url(Request.base(self)) or NO_URL
+  return u.scheme, u.host, u.port, join_path(u.path, self.path), Request.query_string(self),
+    self.query_obj
 end
 
 function request_props.Method(self) return self.method end
+
+-- Views that stay the same object for the whole request become raw fields
+-- once made, so later reads never reach __index.
 function request_props.Url(self)
-  return M.url(function() return self:url_parts() end)
+  local v = M.url(function() return Request.url_parts(self) end)
+  rawset(self, "Url", v)
+  return v
 end
 function request_props.OriginalUrl(self)
-  local o = self.ctx.req.url or {}
+  local o = self.ctx.req.url or EMPTY
   local scheme = o.scheme or "http"
   local u = { scheme, o.host or "", o.port or DEFAULT_PORT[scheme], o.path or "/", o.query or "" }
-  return M.url(function() return u[1], u[2], u[3], u[4], u[5] end)
+  local v = M.url(function() return u[1], u[2], u[3], u[4], u[5] end)
+  rawset(self, "OriginalUrl", v)
+  return v
 end
 function request_props.OriginalMethod(self) return self.ctx.req.method end
-function request_props.Headers(self) return M.view("headers", self.headers) end
+function request_props.Headers(self)
+  local v = self.headers:view()
+  rawset(self, "Headers", v)
+  return v
+end
 function request_props.IpAddress(self) return self.ctx.req.ip end
 function request_props.MatchedParameters(self)
-  return M.view("dict", self.ctx.req.matched or {})
+  local v = M.view("dict", self.matched)
+  rawset(self, "MatchedParameters", v)
+  return v
 end
 function request_props.Body(self)
   local b = self.body
@@ -520,13 +635,29 @@ function request_props.Certificate() return nil end
 local Response = {}
 M.Response = Response
 local response_props = {}
-local response_mt = { __index = function(self, k)
+local response_lazy = {}
+local response_mt = { __name = "IResponse", __index = function(self, k)
   local m = Response[k]
   if m then return m end
   local p = response_props[k]
   if p then return p(self) end
+  local l = response_lazy[k]
+  if l then return l(self) end
   return nil
 end }
+
+function response_lazy.headers(self)
+  local h = M.headers(self.header_list)
+  rawset(self, "headers", h)
+  return h
+end
+
+function response_lazy.body(self)
+  local text = self.body_text
+  local b = M.body(text, text == nil and self.streamed, "response")
+  rawset(self, "body", b)
+  return b
+end
 
 local REASONS = {
   [100] = "Continue", [101] = "Switching Protocols", [200] = "OK", [201] = "Created",
@@ -545,13 +676,13 @@ local REASONS = {
 M.REASONS = REASONS
 
 -- A response: status, reason, header list, body text (nil + streamed: the
--- backend's body passes through unread).
+-- backend's body passes through unread). The Headers and Body objects are
+-- made on first use (`resp.headers`, `resp.body`).
 function M.response(status, reason, headers, body, streamed)
   status = status or 200
   return setmetatable({
     status = status, reason = reason or REASONS[status] or "",
-    headers = M.headers(headers or {}),
-    body = M.body(body, streamed, "response"),
+    header_list = headers or {}, body_text = body, streamed = streamed or false,
   }, response_mt)
 end
 
@@ -564,9 +695,35 @@ function Response:set_body(text)
   self.body = M.body(text, false, "response", true)
 end
 
+-- The header list as it stands (without making a Headers object).
+function Response:list()
+  local h = rawget(self, "headers")
+  if h then return h.list end
+  return self.header_list
+end
+
+-- What to send: body text (nil: stream the backend's), and whether a policy
+-- changed it (then the old framing headers are stale).
+function Response:outgoing()
+  local b = rawget(self, "body")
+  if not b then
+    if self.body_text == nil then
+      if self.streamed then return nil, false end
+      return "", false
+    end
+    return self.body_text, false
+  end
+  if b.consumed then return "", true end
+  if b.text == nil then
+    if b.streamed then return nil, false end
+    return "", b.set
+  end
+  return b.text, b.set
+end
+
 function response_props.StatusCode(self) return self.status end
 function response_props.StatusReason(self) return self.reason end
-function response_props.Headers(self) return M.view("headers", self.headers) end
+function response_props.Headers(self) return self.headers:view() end
 function response_props.Body(self)
   local b = self.body
   if b.text == nil and not b.streamed then return nil end
@@ -579,16 +736,29 @@ end
 local Context = {}
 M.Context = Context
 local context_props = {}
-local context_mt = { __index = function(self, k)
+local context_lazy = {}
+local context_mt = { __name = "IProxyRequestContext", __index = function(self, k)
   local m = Context[k]
   if m then return m end
   local p = context_props[k]
-  if p then
-    local v = p(self)
-    return v
-  end
+  if p then return p(self) end
+  local l = context_lazy[k]
+  if l then return l(self) end
   return nil
 end }
+
+function context_lazy.variables(self)
+  local v = {}
+  rawset(self, "variables", v)
+  return v
+end
+
+-- the default response (200 OK, no body) until the backend answers
+function context_lazy.response(self)
+  local r = M.response(200, "OK", {}, nil, false)
+  rawset(self, "response", r)
+  return r
+end
 
 local clock = os and os.time or function() return 0 end
 function M.set_clock(f) clock = f end
@@ -596,51 +766,57 @@ function M.now() return clock() end
 
 -- `info`: per-request facts prepared by the engine at load time:
 -- { api = <Api object>, operation = <Operation object>, product = ..., deployment = ...,
---   backends = spec.backends, subscription = ... }
+--   backends = spec.backends }. Fields that are false stay raw fields so that
+-- reading them never reaches __index (a hot path).
 function M.new(req, info)
-  local ctx = {
-    req = req, info = info, backends = info.backends or {},
-    variables = {}, stopped = false, section = "inbound",
-  }
+  local ctx = setmetatable({
+    req = req, info = info, backends = info.backends or EMPTY,
+    stopped = false, section = "inbound", current = false, returned = false,
+    building = false, error = false, traces = false, last_error = false,
+    forwarded = false, request = false, Request = false,
+  }, context_mt)
   local request = setmetatable({
-    ctx = ctx, method = req.method or "GET", headers = M.headers(req.headers or {}),
+    ctx = ctx, method = req.method or "GET",
     base_url = req.service_url or (info.api and info.api.service_url) or "",
-    backend_id = nil, backend_rank = nil,
-    path = req.rest or "", query_raw = req.query or "", query_obj = nil,
-    body = M.body(req.body, req.body == nil, "request"),
+    backend_id = false, backend_rank = false,
+    path = req.rest or "", query_raw = req.query or "", query_obj = false,
+    matched = req.matched or EMPTY,
   }, request_mt)
   ctx.request = request
-  ctx.response = M.response(200, "OK", {}, nil, false)
-  return setmetatable(ctx, context_mt)
+  ctx.Request = request
+  return ctx
 end
 
-function context_props.Request(self) return self.request end
 function context_props.Response(self) return self.response end
-function context_props.Variables(self) return M.view("variables", self.variables) end
+function context_props.Variables(self)
+  local v = M.view("variables", self.variables)
+  rawset(self, "Variables", v)
+  return v
+end
 function context_props.Api(self) return self.info.api end
 function context_props.Operation(self) return self.info.operation end
 function context_props.Product(self) return self.info.product end
 function context_props.Subscription(self)
-  local s = self.subscription
+  local s = rawget(self, "subscription")
   if s == nil then
     s = M.subscription(self.req.subscription) or false
-    self.subscription = s
+    rawset(self, "subscription", s)
   end
   return s or nil
 end
 function context_props.Deployment(self) return self.info.deployment end
 function context_props.User() return nil end
 function context_props.Tracing() return false end
-function context_props.LastError(self) return self.last_error end
+function context_props.LastError(self) return self.last_error or nil end
 function context_props.RequestId(self) return self.req.id end
 function context_props.Timestamp(self)
-  local rt = M.runtime
+  local rt = runtime()
   local ts = self.req.timestamp or clock()
   if rt and rt.datetime then return rt.datetime(ts) end
   return ts
 end
 function context_props.Elapsed(self)
-  local rt = M.runtime
+  local rt = runtime()
   local d = clock() - (self.req.timestamp or clock())
   if rt and rt.timespan then return rt.timespan(d) end
   return d
@@ -649,108 +825,171 @@ end
 ------------------------------------------------------------------------------
 -- static objects built once per load (Api, Operation, Product, Deployment)
 
+local function typed(name, t) return setmetatable(t, { __name = name }) end
+
 function M.api(id, a)
   if not a then return nil end
   local su = a.service_url or ""
-  local u = parse_url(su) or { scheme = "http", host = "", port = 80, path = "" }
-  return {
+  local u = parse_url(su) or NO_URL
+  return typed("IApi", {
     Id = id, Name = a.name or id, Path = a.path or "", Version = a.version,
     ServiceUrl = M.url(function() return u.scheme, u.host, u.port, u.path, "" end),
     IsCurrentRevision = true, Revision = "1",
     service_url = su,
-  }
+  })
 end
 
 function M.operation(id, o)
   if not o then return nil end
-  return { Id = id, Name = o.name or id, Method = o.method, UrlTemplate = o.url_template }
+  return typed("IOperation", { Id = id, Name = o.name or id, Method = o.method,
+    UrlTemplate = o.url_template })
 end
 
 function M.product(id, p)
   if not id then return nil end
   p = p or {}
-  return { Id = id, Name = p.name or id }
+  return typed("IProduct", { Id = id, Name = p.name or id })
 end
 
 function M.subscription(s)
   if not s then return nil end
-  return { Id = s.id, Key = s.key, Name = s.name or s.id, PrimaryKey = s.key }
+  return typed("ISubscription", { Id = s.id, Key = s.key, Name = s.name or s.id, PrimaryKey = s.key })
 end
 
 function M.deployment(gw)
   gw = gw or {}
   local id = gw.id or "portico"
-  return { ServiceName = id, ServiceId = id, Region = gw.region or "",
-    Gateway = { Id = id, InstanceId = id, IsManaged = false } }
+  return typed("IDeployment", { ServiceName = id, ServiceId = id, Region = gw.region or "",
+    Gateway = typed("IGateway", { Id = id, InstanceId = id, IsManaged = false }) })
 end
 
 function M.last_error(e)
-  return {
+  return typed("ILastError", {
     Source = e.source, Reason = e.reason, Message = e.message, Scope = e.scope,
     Section = e.section, Path = e.path, PolicyId = e.policy_id,
-  }
+  })
 end
 
 ------------------------------------------------------------------------------
--- dictionary views
+-- dictionary views: the read-only IReadOnlyDictionary objects C# expressions
+-- see (Headers, Url.Query, Variables, MatchedParameters), following csharp.lua's
+-- object convention: methods take the object first, `get_Item` is the indexer,
+-- GetEnumerator yields KeyValuePairs. One small table per view, no closures.
 
-local views = {}
+local function rt_array(t)
+  local rt = runtime()
+  if rt and rt.array then return rt.array(t, #t) end
+  return t
+end
 
--- headers: name -> string[] ; query: name -> string[] ; dict: name -> string ;
--- variables: name -> any
+local function kvpair(k, v)
+  local rt = runtime()
+  if rt and rt.kvpair then return rt.kvpair(k, v) end
+  return { Key = k, Value = v }
+end
+
+local function not_found(k)
+  local rt = runtime()
+  local msg = "The given key '" .. tostring(k) .. "' was not present in the dictionary."
+  if rt and rt.throw_new then rt.throw_new("KeyNotFoundException", msg) end
+  error(msg, 0)
+end
+
+local function view_class(name, methods, props)
+  return { __name = name, __index = function(self, k)
+    local m = methods[k]
+    if m then return m end
+    local p = props[k]
+    if p then return p(self) end
+    return nil
+  end }
+end
+
+-- name -> string[] over a Headers or Query object (`s`)
+local MV, MP = {}, {}
+function MV.get_Item(d, k)
+  local v = d.s:values(k)
+  if #v == 0 then not_found(k) end
+  return rt_array(v)
+end
+function MV.GetValueOrDefault(d, k, def)
+  local v = d.s:get(k)
+  if v == nil then return def end
+  return v
+end
+function MV.ContainsKey(d, k) return d.s:has(k) end
+function MV.TryGetValue(d, k)
+  local v = d.s:values(k)
+  if #v == 0 then return false, nil end
+  return true, rt_array(v)
+end
+function MV.GetEnumerator(d)
+  local names, s, i = d.s:names(), d.s, 0
+  return function()
+    i = i + 1
+    local n = names[i]
+    if n == nil then return nil end
+    return i, kvpair(n, rt_array(s:values(n)))
+  end
+end
+function MV.ToString() return "System.Collections.Generic.Dictionary`2[System.String,System.String[]]" end
+function MP.Count(d) return #d.s:names() end
+function MP.Keys(d) return rt_array(d.s:names()) end
+function MP.Values(d)
+  local out = {}
+  for i, n in ipairs(d.s:names()) do out[i] = rt_array(d.s:values(n)) end
+  return rt_array(out)
+end
+local multi_mt = view_class("IReadOnlyDictionary`2", MV, MP)
+
+-- name -> value over a plain table (`t`)
+local DV, DP = {}, {}
+local function sorted_keys(t)
+  local ks = {}
+  for k in pairs(t) do ks[#ks + 1] = k end
+  table.sort(ks, function(a, b) return tostring(a) < tostring(b) end)
+  return ks
+end
+function DV.get_Item(d, k)
+  local v = d.t[k]
+  if v == nil then not_found(k) end
+  return v
+end
+function DV.GetValueOrDefault(d, k, def)
+  local v = d.t[k]
+  if v == nil then return def end
+  return v
+end
+function DV.ContainsKey(d, k) return d.t[k] ~= nil end
+function DV.TryGetValue(d, k)
+  local v = d.t[k]
+  return v ~= nil, v
+end
+function DV.GetEnumerator(d)
+  local ks, t, i = sorted_keys(d.t), d.t, 0
+  return function()
+    i = i + 1
+    local k = ks[i]
+    if k == nil then return nil end
+    return i, kvpair(k, t[k])
+  end
+end
+function DV.ToString() return "System.Collections.Generic.Dictionary`2[System.String,System.Object]" end
+function DP.Count(d) return #sorted_keys(d.t) end
+function DP.Keys(d) return rt_array(sorted_keys(d.t)) end
+function DP.Values(d)
+  local out = {}
+  for i, k in ipairs(sorted_keys(d.t)) do out[i] = d.t[k] end
+  return rt_array(out)
+end
+local dict_mt = view_class("IReadOnlyDictionary`2", DV, DP)
+
+-- kind: "headers" | "query" (name -> string[]) or "dict" | "variables" (name -> value)
 function M.view(kind, store)
-  return views[kind](store)
+  if kind == "headers" or kind == "query" then
+    return setmetatable({ s = store }, multi_mt)
+  end
+  return setmetatable({ t = store }, dict_mt)
 end
-
-local function array(t) return t end
-
--- A read-only dictionary object over `get(k) -> v|nil` and `keys() -> array`.
--- The C#-facing surface (ContainsKey, GetValueOrDefault, TryGetValue, Count,
--- Keys, indexer) is produced by `dictionary`, which adapts to csharp.lua.
-local function dictionary(get, keys, joined)
-  return M.dictionary(get, keys, joined)
-end
-
-function views.headers(h)
-  return dictionary(function(k)
-    local v = h:values(k)
-    if #v == 0 then return nil end
-    return array(v)
-  end, function() return h:names() end, function(k) return h:get(k) end)
-end
-
-function views.query(q)
-  return dictionary(function(k)
-    local v = q:values(k)
-    if #v == 0 then return nil end
-    return array(v)
-  end, function() return q:names() end, function(k) return q:get(k) end)
-end
-
-function views.dict(t)
-  return dictionary(function(k) return t[k] end, function()
-    local ks = {}
-    for k in pairs(t) do ks[#ks + 1] = k end
-    return ks
-  end)
-end
-
-function views.variables(t)
-  return dictionary(function(k) return t[k] end, function()
-    local ks = {}
-    for k in pairs(t) do ks[#ks + 1] = k end
-    return ks
-  end)
-end
-
--- Default dictionary shape; replaced below once csharp.lua's conventions are known.
-function M.dictionary(get, keys, joined)
-  local d = { get = get, keys = keys, joined = joined }
-  return setmetatable(d, M.dictionary_mt)
-end
-
-M.dictionary_mt = { __index = function(self, k)
-  return rawget(self, "get")(k)
-end }
 
 return M

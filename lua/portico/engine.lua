@@ -154,9 +154,15 @@ local function product_object(id)
   return p or nil
 end
 
+-- chains[api][operation][product], "" standing for none (no string building
+-- per request)
 local function chain_for(api_id, op_id, product_id)
-  local key = (api_id or "") .. "\1" .. (op_id or "") .. "\1" .. (product_id or "")
-  local chain = state.chains[key]
+  local a, o, p = api_id or "", op_id or "", product_id or ""
+  local by_api = state.chains[a]
+  if not by_api then by_api = {}; state.chains[a] = by_api end
+  local by_op = by_api[o]
+  if not by_op then by_op = {}; by_api[o] = by_op end
+  local chain = by_op[p]
   if chain then return chain end
   local d = state.docs
   local ops = api_id and d.operations[api_id]
@@ -173,7 +179,7 @@ local function chain_for(api_id, op_id, product_id)
     deployment = state.deployment,
     backends = state.spec.backends or {},
   }
-  state.chains[key] = chain
+  by_op[p] = chain
   return chain
 end
 

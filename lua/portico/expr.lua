@@ -228,7 +228,13 @@ function next_token(src, i)
   while true do
     local _, e = find(src, "^%s+", i)
     if e then i = e + 1 end
-    if sub(src, i, i + 1) == "//" then
+    -- no-break space, BOM and the other Unicode spaces count as whitespace in C#
+    local u = match(src, "^\194\160", i) or match(src, "^\239\187\191", i) or match(src, "^\226\128[\128-\138\168\169\175]", i)
+      or match(src, "^\226\129\159", i) or match(src, "^\227\128\128", i)
+    if u then
+      i = i + #u
+    elseif
+    sub(src, i, i + 1) == "//" then
       local nl = find(src, "\n", i, true)
       i = nl and nl + 1 or n + 1
     elseif sub(src, i, i + 1) == "/*" then
@@ -349,16 +355,16 @@ T.string = { rt = "String", cast = "convert", static = statics {
   Concat = { m = true, type = "string", nonnil = true }, Equals = { m = true, type = "bool" },
   Compare = { m = true, type = "int" }, CompareOrdinal = { m = true, type = "int" },
 } }
-local function numeric_type(rtname, lo, hi, extra)
+local function numeric_type(rtname, lo, hi, extra, kind)
   local s = {
-    Parse = { m = true }, TryParse = { m = true, type = "bool" },
+    Parse = { m = true, type = kind, nonnil = true }, TryParse = { m = true, type = "bool" },
     MaxValue = { lua = hi }, MinValue = { lua = lo },
   }
   for k, v in pairs(extra or {}) do s[k] = v end
   return { rt = rtname, cast = "convert", static = s }
 end
-T.int = numeric_type("Int32", "-2147483648", "2147483647")
-T.long = numeric_type("Int64", "math.mininteger", "9223372036854775807")
+T.int = numeric_type("Int32", "-2147483648", "2147483647", nil, "int")
+T.long = numeric_type("Int64", "math.mininteger", "9223372036854775807", nil, "long")
 T.long.static.MinValue = { lua = "(-9223372036854775807 - 1)" }
 T.short = numeric_type("Int16", "-32768", "32767")
 T.byte = numeric_type("Byte", "0", "255")
@@ -369,7 +375,7 @@ T.ulong = numeric_type("UInt64", "0", "-1")
 T.double = numeric_type("Double", "-1.7976931348623157e308", "1.7976931348623157e308", {
   IsNaN = { m = true, type = "bool" }, NaN = { lua = "(0.0/0.0)" },
   PositiveInfinity = { lua = "(1.0/0.0)" }, NegativeInfinity = { lua = "(-1.0/0.0)" },
-  Epsilon = { lua = "4.9406564584124654e-324" } })
+  Epsilon = { lua = "4.9406564584124654e-324" } }, "double")
 T.float = numeric_type("Double", "-3.4028234663852886e38", "3.4028234663852886e38")
 T.decimal = numeric_type("Double", "-7.9228162514264337593543950335e28", "7.9228162514264337593543950335e28")
 T.bool = { rt = "Boolean", cast = "convert", static = statics {
@@ -465,8 +471,8 @@ T.Enumerable = { rt = "Enumerable", static = statics {
 } }
 T.Regex = { rt = "Regex", cast = "check", static = statics {
   IsMatch = { m = true, type = "bool" }, Match = { m = true }, Matches = { m = true },
-  Replace = { m = true, type = "string" }, Split = { m = true }, Escape = { m = true, type = "string" },
-  Unescape = { m = true, type = "string" },
+  Replace = { m = true, type = "string", nonnil = true }, Split = { m = true },
+  Escape = { m = true, type = "string", nonnil = true }, Unescape = { m = true, type = "string", nonnil = true },
 } }
 T.BitConverter = { rt = "BitConverter", static = statics {
   ToInt32 = { m = true, type = "int" }, ToString = { m = true, type = "string" },
@@ -477,28 +483,11 @@ T.SHA1 = { rt = "SHA1", static = statics { Create = { m = true }, HashData = { m
 T.HMACSHA256 = { rt = "HMACSHA256", static = statics { HashData = { m = true } } }
 T.HMACSHA1 = { rt = "HMACSHA1", static = statics { HashData = { m = true } } }
 
--- enumerations: Type.Name -> rt.E.Type.Name
-local ENUMS = {
-  StringComparison = { "CurrentCulture", "CurrentCultureIgnoreCase", "InvariantCulture",
-    "InvariantCultureIgnoreCase", "Ordinal", "OrdinalIgnoreCase" },
-  StringComparer = { "CurrentCulture", "CurrentCultureIgnoreCase", "InvariantCulture",
-    "InvariantCultureIgnoreCase", "Ordinal", "OrdinalIgnoreCase" },
-  StringSplitOptions = { "None", "RemoveEmptyEntries", "TrimEntries" },
-  Formatting = { "None", "Indented" },
-  JTokenType = { "None", "Object", "Array", "Constructor", "Property", "Comment", "Integer",
-    "Float", "String", "Boolean", "Null", "Undefined", "Date", "Raw", "Bytes", "Guid", "Uri",
-    "TimeSpan" },
-  DateTimeKind = { "Unspecified", "Utc", "Local" },
-  DayOfWeek = { "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday" },
-  MidpointRounding = { "ToEven", "AwayFromZero", "ToZero", "ToNegativeInfinity", "ToPositiveInfinity" },
-  RegexOptions = { "None", "IgnoreCase", "Multiline", "ExplicitCapture", "Compiled", "Singleline",
-    "IgnorePatternWhitespace", "RightToLeft", "ECMAScript", "CultureInvariant" },
-  UriKind = { "RelativeOrAbsolute", "Absolute", "Relative" },
-  NumberStyles = { "None", "Integer", "Number", "Float", "HexNumber", "Any", "AllowHexSpecifier" },
-}
+-- enumerations: Type.Name -> rt.E.Type.Name (the list is the runtime's)
+local ENUMS = rt.E
 for name, values in pairs(ENUMS) do
   local s = {}
-  for _, v in ipairs(values) do s[v] = { enum = true } end
+  for v in pairs(values) do s[v] = { enum = true } end
   T[name] = T[name] or { rt = name, static = s }
   T[name].enum = name
   T[name].static = s
@@ -526,8 +515,8 @@ local OPAQUE = {
   IList = true, ICollection = true, IReadOnlyList = true, IReadOnlyCollection = true,
   IApi = true, IOperation = true, IProduct = true, ISubscription = true, IUser = true,
   IGroup = true, IDeployment = true, ILastError = true, IProxyRequestContext = true,
-  IContext = true, Jwt = true, Func = true, Action = true, Tuple = true, Match = true,
-  Group = true, MatchCollection = true, GroupCollection = true, Claim = true,
+  IContext = true, Jwt = true, Func = true, Action = true, Match = true, Group = true,
+  MatchCollection = true, GroupCollection = true,
   Exception = true, List = true, Dictionary = true, HashSet = true, StringBuilder = true,
   Random = true, KeyValuePair = true, JProperty = true, JValue = true, HMACSHA256 = true,
   HMACSHA1 = true, SHA256 = true, SHA1 = true, Regex = true, Encoding = true,
@@ -663,7 +652,7 @@ function P:embedded()
 end
 
 local STMT_UNSUPPORTED = {
-  yield = "iterators are not supported", goto = "goto is not supported",
+  yield = "iterators are not supported", ["goto"] = "goto is not supported",
   lock = "lock is not supported", fixed = "unsafe code is not supported",
   unsafe = "unsafe code is not supported", using = "using statements are not supported",
   await = "async code is not supported", class = "type declarations are not supported",
@@ -1253,10 +1242,12 @@ function P:postfix(e)
       end
     elseif v == "[" then
       self:advance()
+      if self:op("]") then fail(self:peek().p, "C# syntax error: an indexer needs an argument") end
       local args = self:args("]")
       e = { k = "index", obj = e, args = args, p = t.p }
     elseif v == "?" and self:op("[", 1) and self:peek(1).p == t.p + 1 then
       self:advance(); self:advance()
+      if self:op("]") then fail(self:peek().p, "C# syntax error: an indexer needs an argument") end
       local args = self:args("]")
       e = { k = "index", obj = e, args = args, nc = true, p = t.p }
     elseif v == "++" or v == "--" then
@@ -1613,6 +1604,8 @@ end
 -- string concatenation pieces: a string-typed operand, converted with rt.str
 -- unless it is known never to be nil
 function G:piece(node)
+  if node.k == "num" or node.k == "bool" then return { lua_string(rt.str(node.v)) } end
+  if node.k == "null" then return {} end
   local r = self:expr(node)
   if r.pieces then return r.pieces end
   if r.type == "string" and r.nonnil then return { wrap(r.code, r.prec, 9) } end
@@ -1620,7 +1613,16 @@ function G:piece(node)
 end
 
 local function concat_result(pieces)
-  return { code = concat(pieces, " .. "), prec = 8, type = "string", nonnil = true, pieces = pieces }
+  local code
+  if #pieces > 60 then
+    -- Lua needs a register per operand of one `..` chain: concatenate in groups
+    local groups = {}
+    for i = 1, #pieces, 50 do groups[#groups + 1] = "(" .. concat(pieces, " .. ", i, math.min(i + 49, #pieces)) .. ")" end
+    code = concat(groups, " .. ")
+  else
+    code = concat(pieces, " .. ")
+  end
+  return { code = code, prec = 8, type = "string", nonnil = true, pieces = pieces }
 end
 
 function G:e_istr(n)
@@ -1711,6 +1713,27 @@ function G:static_member(info, tname, member, p, text)
   return R("rt.T." .. info.rt .. "." .. member .. "()", PREC_ATOM, m.type, m.nonnil)
 end
 
+
+-- A dotted chain rooted at a name that is neither a local nor `context` must start
+-- with a type (Type.Member.More...): otherwise it names something unknown.
+local function chain_start(node)
+  while node.k == "member" do node = node.obj end
+  return node.p
+end
+
+function G:check_chain(text, full, p)
+  local parts = {}
+  for part in text:gmatch("[^.]+") do parts[#parts + 1] = part end
+  for k = #parts - 1, 1, -1 do
+    local prefix = concat(parts, ".", 1, k)
+    if T[canon_name(prefix)] then return end
+  end
+  if is_namespace_prefix(text) or (#parts > 1 and is_namespace_prefix(parts[1])) then
+    unsupported(p, full, "type not in Portico's C# subset")
+  end
+  fail(p, format("unknown name '%s' (not a local variable, a parameter, 'context' or a supported type)", parts[1]))
+end
+
 local KNOWN_PROPS, KNOWN_METHODS = rt.MEMBERS.props, rt.MEMBERS.methods
 local EXTRA_PROPS, EXTRA_METHODS = {}, {}
 
@@ -1744,15 +1767,8 @@ function G:e_member(n)
   if info then return self:static_member(info, tname, n.name, n.p, text) end
   if text then
     local full = text .. "." .. n.name
-    local info2 = T[canon_name(full)]
-    if info2 then unsupported(n.p, full, "a type name is not a value here") end
-    if is_namespace_prefix(text) then
-      unsupported(n.obj.p, full, "type not in Portico's C# subset")
-    end
-    if T[canon_name(text)] == nil and not self:lookup(text) then
-      fail(n.obj.p, format("unknown name '%s' (not a local variable, a parameter, 'context' or a supported type)",
-        match(text, "^[^.]+")))
-    end
+    if T[canon_name(full)] then unsupported(n.p, full, "a type name is not a value here") end
+    self:check_chain(text, full, chain_start(n.obj))
   end
   check_prop(n.name, n.p)
   local obj = self:expr(n.obj)
@@ -1876,19 +1892,14 @@ function G:e_call(n)
     if fn.targs then
       if not m.generic then unsupported(fn.p, text .. "." .. fn.name .. "<...>", "generic form not supported") end
       first = lua_string(type_text(fn.targs[1]))
+    elseif m.generic then
+      first = "nil"
     end
+    if info.rt == "Regex" then self:check_pattern(n.args[2], fn.name) end
     local call = "rt.T." .. info.rt .. "." .. fn.name .. "(" .. join_args(first, codes) .. ")"
     return R(self:with_outs(call, outs, n.p), PREC_ATOM, m.type, m.nonnil)
   end
-  if text then
-    if is_namespace_prefix(text) or T[canon_name(text)] == nil then
-      local root = match(text, "^[^.]+")
-      if is_namespace_prefix(text) or find(text, "%.") then
-        unsupported(fn.obj.p, text .. "." .. fn.name, "type not in Portico's C# subset")
-      end
-      fail(fn.obj.p, format("unknown name '%s' (not a local variable, a parameter, 'context' or a supported type)", root))
-    end
-  end
+  if text then self:check_chain(text, text .. "." .. fn.name, chain_start(fn.obj)) end
   check_method(fn.name, fn.p)
   local name = fn.name
   if fn.targs then
@@ -1920,11 +1931,15 @@ function G:e_call(n)
   return r
 end
 
+local LITERAL = { num = true, str = true, chr = true, bool = true, null = true, istr = true,
+  new = true, newarray = true, newsized = true }
+
 function G:e_invoke(n)
+  if LITERAL[n.fn.k] then fail(n.p, "C# error: only methods and delegates can be invoked") end
   local f = self:expr(n.fn)
   local codes, outs = self:arglist(n.args, nil, n.p)
   if outs then unsupported(n.p, "out", "out arguments to delegates are not supported") end
-  return R(wrap(f.code, f.prec, PREC_ATOM) .. "(" .. concat(codes, ", ") .. ")", PREC_ATOM)
+  return R("(" .. f.code .. ")(" .. concat(codes, ", ") .. ")", PREC_ATOM)
 end
 
 function G:e_index(n)
@@ -1976,12 +1991,11 @@ function G:e_bin(n)
     if a.type == "string" or b.type == "string" then
       local pieces = {}
       local function add(r, node)
-        if r.pieces then for _, s in ipairs(r.pieces) do pieces[#pieces + 1] = s end
+        if node.k == "num" or node.k == "bool" then pieces[#pieces + 1] = lua_string(rt.str(node.v))
+        elseif node.k == "null" then return
+        elseif r.pieces then for _, s in ipairs(r.pieces) do pieces[#pieces + 1] = s end
         elseif r.type == "string" and r.nonnil then pieces[#pieces + 1] = wrap(r.code, r.prec, 9)
-        else
-          local _ = node
-          pieces[#pieces + 1] = "rt.str(" .. r.code .. ")"
-        end
+        else pieces[#pieces + 1] = "rt.str(" .. r.code .. ")" end
       end
       add(a, n.a); add(b, n.b)
       return concat_result(pieces)
@@ -2044,7 +2058,8 @@ end
 
 function G:e_coalesce(n)
   local a, b = self:expr(n.a), self:expr(n.b)
-  if simple(n.b) or (b.prec == PREC_ATOM and find(b.code, "^rt%.E%.")) then
+  if simple(n.b) or find(b.code, '^"[^"\\]*"$') or find(b.code, "^%-?[%d.]+$")
+    or find(b.code, "^[%a_][%w_]*$") or find(b.code, "^rt%.E%.[%w_.]+$") then
     return R("rt.coalesce(" .. a.code .. ", " .. b.code .. ")", PREC_ATOM, b.type, truthy(b))
   end
   return R("(function() local v = " .. a.code .. " if v == nil then return " .. b.code .. " end return v end)()",
@@ -2119,9 +2134,19 @@ function G:e_is(n)
   return R(fname .. "(" .. e.code .. ")", PREC_ATOM, "bool")
 end
 
+-- a literal regular expression is compiled at load time, so a bad or unsupported
+-- pattern fails there
+function G:check_pattern(arg, method)
+  if method == "Escape" or method == "Unescape" then return end
+  if not (arg and arg.e and arg.e.k == "str") then return end
+  local ok, e = pcall(rt.regex_check, arg.e.v)
+  if not ok then fail(arg.e.p, "C# error: " .. rt.message(e)) end
+end
+
 function G:e_new(n)
   local ty = n.type
   local name = ty.name
+  if name == "Regex" then self:check_pattern(n.args[1], "new") end
   if not NEW[name] then
     unsupported(ty.p, "new " .. ty.dotted, "type not in Portico's C# subset")
   end
@@ -2236,18 +2261,36 @@ function G:sexpr(node, need)
 end
 
 function G:stmts(list)
-  -- local functions can be called before their declaration (C#): declare them first
-  local fnames = {}
+  -- C# local functions may be called before the line that declares them and see the
+  -- block's variables: in a block that has them, every variable of the block is
+  -- declared first, the functions are defined next, and declarations become assignments
+  local fns, names = {}, {}
   for _, s in ipairs(list) do
-    if s.k == "localfn" then
+    if s.k == "localfn" then fns[#fns + 1] = s end
+  end
+  if #fns > 0 then
+    for _, s in ipairs(fns) do
       local v = self:declare(s.name, s.p, static_of(s.ret), "func")
       v.ret = static_of(s.ret)
-      fnames[#fnames + 1] = v.lua
+      names[#names + 1] = v.lua
     end
+    for _, s in ipairs(list) do
+      if s.k == "decl" then
+        s.predeclared = true
+        for _, d in ipairs(s.decls) do
+          names[#names + 1] = self:declare(d.name, d.p, static_of(s.type)).lua
+        end
+      end
+    end
+    self:line("local " .. concat(names, ", "))
+    for _, s in ipairs(fns) do self.last = false; self:stmt(s) end
   end
-  if #fnames > 0 then self:line("local " .. concat(fnames, ", ")) end
-  for i, s in ipairs(list) do
-    self.last = (i == #list)
+  local rest = {}
+  for _, s in ipairs(list) do
+    if s.k ~= "localfn" then rest[#rest + 1] = s end
+  end
+  for i, s in ipairs(rest) do
+    self.last = (i == #rest)
     self:stmt(s)
   end
 end
@@ -2284,20 +2327,21 @@ function G:inner(block)
 end
 
 function G:s_decl(s)
+  if s.type and s.type.name ~= "var" then check_type_known(s.type) end
+  local st2 = s.type and s.type.rank == 0 and not s.type.nullable and s.type.name
+  local default = (st2 == "bool" and "false") or (NUMERIC[st2] and (INTEGRAL[st2] and "0" or "0.0")) or nil
   for _, d in ipairs(s.decls) do
     local code, r
     if d.init then code, r = self:sexpr(d.init) end
-    local st = static_of(s.type) or (not s.type and r and r.type) or nil
     self:flush_pre()
-    local v = self:declare(d.name, d.p, st)
-    if s.type and s.type.name ~= "var" then check_type_known(s.type) end
-    if r and r.nonnil and (not s.type or static_of(s.type) == r.type) then v.nonnil_init = true end
-    if code then self:line("local " .. v.lua .. " = " .. code)
+    code = code or default
+    if s.predeclared then
+      -- declared at the top of the block (it has local functions)
+      if code then self:line(self.scope.vars[d.name].lua .. " = " .. code) end
     else
-      local st2 = s.type and s.type.rank == 0 and not s.type.nullable and s.type.name
-      if st2 == "bool" then self:line("local " .. v.lua .. " = false")
-      elseif NUMERIC[st2] then self:line("local " .. v.lua .. " = " .. (INTEGRAL[st2] and "0" or "0.0"))
-      else self:line("local " .. v.lua) end
+      local st = static_of(s.type) or (not s.type and r and r.type) or nil
+      local v = self:declare(d.name, d.p, st)
+      self:line("local " .. v.lua .. (code and (" = " .. code) or ""))
     end
   end
 end
@@ -2324,14 +2368,12 @@ end
 -- how `return` is written where we are: plain, or a (code, value) pair from inside a
 -- try body (a Lua function run by rt.try)
 function G:emit_return(code, last)
+  local words = "return" .. (code and (" " .. code) or "")
   if self.fn.kind == "try" then
     self.fn.used_return = true
-    self:line("do return 1" .. (code and (", " .. code) or "") .. " end")
-  elseif last and self.depth == 1 then
-    self:line("return" .. (code and (" " .. code) or ""))
-  else
-    self:line("do return" .. (code and (" " .. code) or "") .. " end")
+    words = "return 1" .. (code and (", " .. code) or "")
   end
+  if last then self:line(words) else self:line("do " .. words .. " end") end
 end
 
 function G:s_return(s, last)
@@ -2355,6 +2397,9 @@ function G:s_expr(s)
   self:flush_pre()
   if e.k == "new" then
     self:line("local _ = " .. code)
+  elseif code:sub(1, 1) == "(" then
+    -- a line starting with '(' would continue the previous statement as a call
+    self:line(";" .. code)
   else
     self:line(code)
   end
@@ -2520,10 +2565,10 @@ function G:s_dowhile(s)
   self.out = saved_out
   for _, l in ipairs(lines) do self.out[#self.out + 1] = l end
   if used then self:line("::" .. label .. "::") end
-  local cond = self:sexpr(s.cond)
+  local cond = self:sexpr(s.cond, 12)
   if #self.pre > 0 then unsupported(s.cond.p, "out", "declarations in a do-while condition are not supported") end
   self.depth = self.depth - 1
-  self:line("until not " .. wrap(cond, 14, 11))
+  self:line("until not " .. cond)
 end
 
 function G:s_for(s)
@@ -2745,7 +2790,7 @@ function G:s_try(s)
   if used.ret then
     self:line("if " .. r .. " == 1 then")
     self.depth = self.depth + 1
-    self:emit_return(v, false)
+    self:emit_return(v, true)
     self.depth = self.depth - 1
     self:line("end")
   end

@@ -12,7 +12,7 @@ local context = require "portico.context"
 
 local format, gsub, find, lower = string.format, string.gsub, string.find, string.lower
 local yield = coroutine.yield
-local pcall, type, tostring = pcall, type, tostring
+local pcall, type, tostring, rawget = pcall, type, tostring, rawget
 
 local M = {}
 
@@ -73,6 +73,7 @@ end
 -- forward-request
 
 local FRAMING = { ["content-length"] = true, ["transfer-encoding"] = true }
+local NO_OPTS = {}
 
 local function drop_framing(list)
   local j, n = 0, #list
@@ -84,28 +85,33 @@ local function drop_framing(list)
 end
 
 -- The request body to send: nil streams the client's body (C), a string
--- replaces it. A body read without preserveContent is gone (APIM).
+-- replaces it. A body read without preserveContent is gone (APIM). Also
+-- whether a policy changed it (then the client's framing headers are stale).
 local function body_to_send(request)
-  local b = request.body
-  if b.consumed then return "" end
-  if b.set then return b.text or "" end
-  return b.text
+  local b = rawget(request, "body")
+  if not b then return request.ctx.req.body, false end
+  if b.consumed then return "", true end
+  if b.set then return b.text or "", true end
+  return b.text, false
 end
+
+local header_list = context.Request.header_list
+local query_string = context.Request.query_string
 
 -- Sends the request as it stands to the backend (a yield to C) and makes the
 -- answer the context's response. opts: { timeout = ms, method, base_url, path,
 -- query, backend_id, body } (overrides). Raises on a failed exchange.
 function M.forward(ctx, opts)
-  opts = opts or {}
+  opts = opts or NO_OPTS
   local r = ctx.request
-  local body = opts.body
-  if body == nil then body = body_to_send(r) end
-  local headers = r.headers.list
-  if r.body.set or r.body.consumed or opts.body then drop_framing(headers) end
+  local body, changed = body_to_send(r)
+  if opts.body ~= nil then body, changed = opts.body, true end
+  local headers = header_list(r)
+  if changed then drop_framing(headers) end
   local backend_id = opts.backend_id
   local base_url = opts.base_url
   if not backend_id and not base_url then
-    backend_id = r.backend_id
+    backend_id = r.backend_id or nil
     if not backend_id then base_url = r.base_url end
   end
   local fwd = {
@@ -113,7 +119,7 @@ function M.forward(ctx, opts)
     base_url = base_url,
     backend_id = backend_id,
     path = opts.path or r.path,
-    query = opts.query or r:query_string(),
+    query = opts.query or query_string(r),
     headers = headers,
     body = body,
     timeout = opts.timeout,
@@ -129,10 +135,11 @@ function M.forward(ctx, opts)
       err.Message or err.message or "backend call failed", err.status or 500,
       err.Source or err.source or "forward-request", err.client_message)
   end
-  ctx.response = context.response(resp.status or 502, resp.reason, resp.headers, resp.body,
+  local response = context.response(resp.status or 502, resp.reason, resp.headers, resp.body,
     resp.body == nil)
+  ctx.response = response
   ctx.forwarded = true
-  return ctx.response
+  return response
 end
 
 -- One trace record (the trace policy, policy.trace): a JSON line on stderr
@@ -167,17 +174,11 @@ end
 
 local function final(ctx)
   local resp = ctx.returned or ctx.response
-  local b = resp.body
-  local out = { status = resp.status, reason = resp.reason, headers = resp.headers.list,
-    streamed = false }
-  if b.consumed then
-    out.body = ""
-  elseif b.text == nil then
-    if b.streamed then out.streamed = true else out.body = "" end
-  else
-    out.body = b.text
-  end
-  if b.set or b.consumed then drop_framing(out.headers) end
+  local body, changed = resp:outgoing()
+  local headers = resp:list()
+  if changed then drop_framing(headers) end
+  local out = { status = resp.status, reason = resp.reason, headers = headers,
+    body = body, streamed = body == nil }
   local e = ctx.error
   if e then
     out.error = { reason = e.reason, message = e.message, source = e.source, section = e.section }
@@ -191,7 +192,7 @@ local function on_error(chain, ctx, err)
   ctx.error = e
   ctx.last_error = context.last_error(e)
   ctx.response = error_response(e)
-  ctx.returned = nil
+  ctx.returned = false
   ctx.stopped = false
   if chain.has_on_error then
     ctx.section = "on-error"
@@ -201,7 +202,7 @@ local function on_error(chain, ctx, err)
       local e2 = normalize(ctx, err2)
       ctx.error = e2
       ctx.response = error_response(e2)
-      ctx.returned = nil
+      ctx.returned = false
     end
   end
 end

@@ -23,11 +23,16 @@ function M.compile(node, c, store, ignore)
     { values = ACTIONS, default = "override" })
   if not get_name or not get_action then return nil end
   if name_const and name == "" then return c:error(node, "<%s>: name is empty", node.name) end
-  local values, ok = {}, true
+  local values, consts, ok, all_const = {}, {}, true, true
   for _, v in ipairs((c:elements(node, { "value" }))) do
     c:check_attrs(v, {})
-    local get = c:text(v, { type = "any", default = "" })
-    if get then values[#values + 1] = get else ok = false end
+    local get, is_const, value = c:text(v, { type = "any", default = "" })
+    if get then
+      values[#values + 1] = get
+      if is_const then consts[#values] = to_string(value) else all_const = false end
+    else
+      ok = false
+    end
   end
   if not ok then return nil end
   if name_const and ignore and ignore(name) then return compiler.noop end
@@ -36,6 +41,30 @@ function M.compile(node, c, store, ignore)
       .. "takes none)", node.name)
   end
   local n = #values
+
+  -- the common case, all literal: one precomputed value, no per-request work
+  if name_const and action_const and all_const then
+    if action == "delete" then
+      return function(ctx) store(ctx):remove(name) end
+    end
+    if n == 0 then
+      if action == "append" then return compiler.noop end
+      return function(ctx)
+        local s = store(ctx)
+        if action == "skip" and s:has(name) then return end
+        s:set(name, "")
+      end
+    end
+    local value = n == 1 and consts[1] or consts
+    if action == "append" then return function(ctx) store(ctx):add(name, value) end end
+    if action == "skip" then
+      return function(ctx)
+        local s = store(ctx)
+        if not s:has(name) then s:set(name, value) end
+      end
+    end
+    return function(ctx) store(ctx):set(name, value) end
+  end
 
   local function eval(ctx)
     local out, m = {}, 0

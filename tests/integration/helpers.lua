@@ -1114,4 +1114,47 @@ function M.replace_file(path, data)
   assert(os.rename(tmp, path))
 end
 
+
+---------------------------------------------------------------------------
+-- self-chaining (16): own-process resources, loopback TCP state, interfaces
+---------------------------------------------------------------------------
+
+-- Number of open file descriptors of process `pid` (nil when it is gone).
+function M.fd_count(pid)
+  local out = run_capture(("ls /proc/%d/fd 2>/dev/null | wc -l"):format(pid))
+  local n = tonumber(out:match("%d+"))
+  if not M.file_exists("/proc/" .. pid .. "/status") then return nil end
+  return n
+end
+
+-- Number of ESTABLISHED TCP sockets (IPv4 and IPv6) whose local port is
+-- `port`: the server side of every connection accepted on that port (a
+-- client connecting from an ephemeral port never has it as local port).
+function M.tcp_established(port)
+  local n = 0
+  for _, f in ipairs { "/proc/net/tcp", "/proc/net/tcp6" } do
+    local s = M.read_file(f) or ""
+    for line in s:gmatch("[^\n]+") do
+      local lport, st = line:match("^%s*%d+:%s+%x+:(%x+)%s+%x+:%x+%s+(%x%x)")
+      if lport and tonumber(lport, 16) == port and st == "01" then n = n + 1 end
+    end
+  end
+  return n
+end
+
+-- This machine's first non-loopback IPv4 interface address, or nil.
+function M.local_ipv4()
+  for a in run_capture("hostname -I 2>/dev/null"):gmatch("%S+") do
+    if a:match("^%d+%.%d+%.%d+%.%d+$") and not a:match("^127%.") then return a end
+  end
+  local trie = M.read_file("/proc/net/fib_trie") or ""
+  local last
+  for line in trie:gmatch("[^\n]+") do
+    local a = line:match("|%-%-%s+(%d+%.%d+%.%d+%.%d+)")
+    if a then last = a end
+    if line:match("/32 host LOCAL") and last and not last:match("^127%.") then return last end
+  end
+  return nil
+end
+
 return M

@@ -135,4 +135,38 @@ describe("the context object", function()
     assert.is_nil(ctx.User)
     assert.is_nil(new_ctx().Subscription)
   end)
+
+  it("reads the same through C# expressions", function()
+    local resp, fw = h.run_api(h.doc {
+      inbound = [[
+        <set-header name="X-Accept"><value>@(context.Request.Headers["Accept"][0])</value></set-header>
+        <set-header name="X-Count"><value>@(context.Request.Headers.Count.ToString())</value></set-header>
+        <set-header name="X-Each"><value>@{ var s = ""; foreach (var hd in context.Request.Headers) { s += hd.Key + "=" + string.Join(",", hd.Value) + ";"; } return s; }</value></set-header>
+        <set-header name="X-Ip"><value>@(context.Request.IpAddress)</value></set-header>
+        <set-header name="X-Sub"><value>@(context.Subscription?.Name ?? "anonymous")</value></set-header>
+        <set-header name="X-Product"><value>@(context.Product == null ? "none" : context.Product.Name)</value></set-header>
+        <set-header name="X-Gw"><value>@(context.Deployment.Gateway.Id)</value></set-header>
+        <set-header name="X-Svc"><value>@(context.Api.ServiceUrl.Host + ":" + context.Api.ServiceUrl.Port)</value></set-header>
+        <set-header name="X-Tmpl"><value>@(context.Operation.UrlTemplate)</value></set-header>
+        <set-header name="X-Id"><value>@(context.RequestId)</value></set-header>
+        <set-header name="X-Elapsed"><value>@((context.Elapsed.TotalSeconds >= 0).ToString())</value></set-header>]],
+      outbound = '<set-header name="X-Status"><value>@(context.Response.StatusCode + " " + context.Response.StatusReason)</value></set-header>'
+        .. '<set-header name="X-CT"><value>@(context.Response.Headers.GetValueOrDefault("content-type", "?"))</value></set-header>',
+    }, { headers = { { "Host", "gw" }, { "Accept", "a/b" }, { "X-L", "1" }, { "x-l", "2" } } })
+    local hd = fw[1].headers
+    assert.equal("a/b", h.header(hd, "X-Accept"))
+    -- each set-header sees the ones before it
+    assert.equal("4", h.header(hd, "X-Count"))
+    assert.equal("Host=gw;Accept=a/b;X-L=1,2;X-Accept=a/b;X-Count=4;", h.header(hd, "X-Each"))
+    assert.equal("127.0.0.1", h.header(hd, "X-Ip"))
+    assert.equal("anonymous", h.header(hd, "X-Sub"))
+    assert.equal("none", h.header(hd, "X-Product"))
+    assert.equal("edge-1", h.header(hd, "X-Gw"))
+    assert.equal("127.0.0.1:9001", h.header(hd, "X-Svc"))
+    assert.equal("/orders/{id}", h.header(hd, "X-Tmpl"))
+    assert.equal("0-17", h.header(hd, "X-Id"))
+    assert.equal("True", h.header(hd, "X-Elapsed"))
+    assert.equal("200 OK", h.header(resp.headers, "X-Status"))
+    assert.equal("text/plain", h.header(resp.headers, "X-CT"))
+  end)
 end)

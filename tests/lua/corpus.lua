@@ -40,6 +40,8 @@ end
 local function spec_for(text, file)
   local named, backends, fragments = {}, {}, {}
   for name in text:gmatch("{{([%w%._%-]+)}}") do named[name] = { value = stub_value(name) } end
+  -- after an operator (`<= {{weight}}`) the value is C# code: a number fits
+  for name in text:gmatch("[%(=<>%+%-%*/,!&|%?:]%s*{{([%w%._%-]+)}}") do named[name].value = "1" end
   for id in text:gmatch('backend%-id="([^"@{}]+)"') do backends[id] = { url = "http://127.0.0.1:9/" } end
   for id in text:gmatch('fragment%-id="([^"@]+)"') do fragments[id] = { file = id .. ".xml", text = "<fragment/>" } end
   return {

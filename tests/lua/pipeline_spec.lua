@@ -138,4 +138,43 @@ describe("pipeline", function()
     h.load(h.spec({ api = h.doc { inbound = "<base/>" } }))
     assert.equal(h.engine.flags("echo", "get-order"), h.engine.flags("echo", "get-order"))
   end)
+
+  it("gives XML on-error policies context.LastError (APIM's example)", function()
+    h.load(h.spec({ api = h.doc {
+      inbound = '<set-variable id="bad" name="x" value="@(int.Parse(&quot;nope&quot;))"/>',
+      ["on-error"] = [[
+        <set-header name="ErrorSource" exists-action="override"><value>@(context.LastError.Source)</value></set-header>
+        <set-header name="ErrorReason" exists-action="override"><value>@(context.LastError.Reason)</value></set-header>
+        <set-header name="ErrorMessage" exists-action="override"><value>@(context.LastError.Message)</value></set-header>
+        <set-header name="ErrorScope" exists-action="override"><value>@(context.LastError.Scope)</value></set-header>
+        <set-header name="ErrorSection" exists-action="override"><value>@(context.LastError.Section)</value></set-header>
+        <set-header name="ErrorPath" exists-action="override"><value>@(context.LastError.Path)</value></set-header>
+        <set-header name="ErrorPolicyId" exists-action="override"><value>@(context.LastError.PolicyId)</value></set-header>
+        <set-header name="ErrorStatusCode" exists-action="override"><value>@(context.Response.StatusCode.ToString())</value></set-header>
+        <set-body>@("failed: " + context.LastError.Reason)</set-body>]],
+    } }))
+    local resp, fw = h.run(h.req())
+    assert.equal(0, #fw)
+    local hd = resp.headers
+    assert.equal("set-variable", h.header(hd, "ErrorSource"))
+    assert.equal("ExpressionValueEvaluationFailure", h.header(hd, "ErrorReason"))
+    assert.matches("^Expression evaluation failed%. ", h.header(hd, "ErrorMessage"))
+    assert.equal("api", h.header(hd, "ErrorScope"))
+    assert.equal("inbound", h.header(hd, "ErrorSection"))
+    assert.equal("set-variable[1]", h.header(hd, "ErrorPath"))
+    assert.equal("bad", h.header(hd, "ErrorPolicyId"))
+    assert.equal("500", h.header(hd, "ErrorStatusCode"))
+    assert.equal(500, resp.status)
+    assert.equal("failed: ExpressionValueEvaluationFailure", resp.body)
+  end)
+
+  it("sends no body after a read without preserveContent (APIM)", function()
+    local _, fw = h.run_api(h.doc { inbound = '<set-variable name="b" value="@(context.Request.Body.As<string>())"/>' },
+      { method = "POST", body = "payload", headers = { { "Host", "gw" }, { "Content-Length", "7" } } })
+    assert.equal("", fw[1].body)
+    assert.is_nil(h.header(fw[1].headers, "Content-Length"))
+    _, fw = h.run_api(h.doc { inbound = '<set-variable name="b" value="@(context.Request.Body.As<string>(preserveContent: true))"/>' },
+      { method = "POST", body = "payload" })
+    assert.equal("payload", fw[1].body)
+  end)
 end)

@@ -33,4 +33,11 @@ describe("rewrite-uri", function()
     errs = h.load_errors(h.spec({ api = h.doc { inbound = '<rewrite-uri/>' } }))
     assert.matches("attribute 'template' is required", errs[1])
   end)
+
+  it("takes a template expression", function()
+    local path, query = rewrite([[<rewrite-uri template="@("/v" + context.Request.Headers.GetValueOrDefault("X-V", "1") + "/{id}")"/>]],
+      { headers = { { "Host", "gw" }, { "X-V", "3" } } })
+    assert.equal("/v3/42", path)
+    assert.equal("x=1", query)
+  end)
 end)

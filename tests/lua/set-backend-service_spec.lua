@@ -49,4 +49,22 @@ describe("set-backend-service", function()
     errs = h.load_errors(h.spec({ api = h.doc { inbound = '<set-backend-service base-url="http://a" backend-id="orders"/>' } }))
     assert.matches("not both", errs[1])
   end)
+
+  it("takes expressions, checked when they run", function()
+    local doc = h.doc { inbound = [[<choose>
+      <when condition="@(context.Request.Headers.GetValueOrDefault("X-Region", "") == "dr")">
+        <set-backend-service backend-id="@("orders-" + "dr")"/>
+      </when>
+      <otherwise><set-backend-service base-url="@("http://" + context.Request.Headers.GetValueOrDefault("X-Host", "bad host"))"/></otherwise>
+    </choose>]] }
+    local _, fw = h.run_api(doc, { headers = { { "Host", "gw" }, { "X-Region", "dr" } } })
+    assert.equal("orders-dr", fw[1].backend_id)
+    _, fw = h.run_api(doc, { headers = { { "Host", "gw" }, { "X-Host", "10.0.0.1:81" } } })
+    assert.equal("http://10.0.0.1:81", fw[1].base_url)
+    local resp
+    resp, fw = h.run_api(doc, { headers = { { "Host", "gw" }, { "X-Host", "" } } })
+    assert.equal(0, #fw)
+    assert.equal(500, resp.status)
+    assert.matches("is not an http or https URL", resp.error.message)
+  end)
 end)

@@ -3,7 +3,7 @@
 return {
   inbound = function(context, base)
     base(context)
-    local name = context.Request.MatchedParameters:GetValueOrDefault("name", "stranger")
+    local name = context.request.matched.name or "stranger"
     if name == "teapot" then
       return policy.respond(context, 418, { ["Content-Type"] = "text/plain" }, "I'm a teapot\n")
     end

@@ -1,0 +1,1 @@
+"SAPPrincipal" + context.Request.Headers.GetValueOrDefault("Authorization","").AsJwt()?.Subject

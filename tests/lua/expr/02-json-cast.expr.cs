@@ -1,0 +1,1 @@
+(string)((JObject)context.Variables["tokenResponse"])["id_token"]
