@@ -1,6 +1,8 @@
 -- choose.lua - <choose> with <when condition="..."> branches and an optional
 -- <otherwise>: runs the first branch whose condition is true.
 
+local ipairs = ipairs
+
 local M = {}
 
 function M.compile(node, c)

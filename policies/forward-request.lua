@@ -87,11 +87,19 @@ function M.compile(node, c)
   -- a body sent twice (redirects) or kept for retry must be buffered
   if buffer ~= false or f ~= false then c:needs_body("request") end
   local where = c:where(node)
+  local forward = pipeline.forward
+  -- the options of a literal timeout are made once
+  local const_opts = t_const and { timeout = (t and t > 0) and t * 1000 or nil }
   return function(ctx)
-    local secs = t
-    if not t_const then secs = get_timeout(ctx) end
-    local timeout = (secs and secs > 0) and secs * 1000 or nil
-    local resp = pipeline.forward(ctx, { timeout = timeout })
+    local opts, timeout = const_opts, nil
+    if opts then
+      timeout = opts.timeout
+    else
+      local secs = get_timeout(ctx)
+      timeout = (secs and secs > 0) and secs * 1000 or nil
+      opts = { timeout = timeout }
+    end
+    local resp = forward(ctx, opts)
     local fol = f
     if not f_const then fol = get_follow(ctx) end
     if fol then resp = follow(ctx, resp, timeout) end

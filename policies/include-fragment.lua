@@ -2,6 +2,8 @@
 -- fragment x (a document whose root is <fragment>), compiled in place, as if
 -- written here. A fragment including itself, directly or not, is an error.
 
+local compiler = require "portico.compiler"
+
 local M = {}
 
 function M.compile(node, c)
@@ -12,7 +14,7 @@ function M.compile(node, c)
   local frag = k:fragment(id)
   if not frag then
     if k.fragment_specs[id] then return nil end   -- read error already reported
-    local hint = require("portico.compiler").closest(id, k:fragment_ids())
+    local hint = compiler.closest(id, k:fragment_ids())
     return c:error(node, "<include-fragment>: fragment '%s' is not defined%s", id,
       hint and (" (did you mean '" .. hint .. "'?)") or " (add it under fragments)")
   end

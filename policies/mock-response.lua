@@ -7,6 +7,7 @@ local pipeline = require "portico.pipeline"
 local context = require "portico.context"
 
 local sort = table.sort
+local pairs, tostring = pairs, tostring
 
 local M = {}
 

@@ -6,6 +6,8 @@
 local pipeline = require "portico.pipeline"
 local context = require "portico.context"
 
+local type, getmetatable, ipairs = type, getmetatable, ipairs
+
 local M = {}
 
 local function copy_of(v)

@@ -9,6 +9,7 @@ local context = require "portico.context"
 
 local find, match, gmatch, sub = string.find, string.match, string.gmatch, string.sub
 local concat = table.concat
+local type, tostring, next, ipairs = type, tostring, next, ipairs
 
 local M = {}
 

@@ -12,6 +12,7 @@ local context = require "portico.context"
 local compiler = require "portico.compiler"
 
 local find, match, lower = string.find, string.match, string.lower
+local pairs, ipairs = pairs, ipairs
 
 local M = {}
 

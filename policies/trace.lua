@@ -8,6 +8,7 @@ local pipeline = require "portico.pipeline"
 local compiler = require "portico.compiler"
 
 local to_string = compiler.to_string
+local ipairs = ipairs
 
 local M = {}
 

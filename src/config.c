@@ -37,8 +37,8 @@ int pt__id_ok(const char *s, char *why, size_t n) {
   return 1;
 }
 
-void pt__each_entry(pt__loader_t *L, const char *section, yaml_node_t *m, pt__id_check check,
-                    pt__entry_fn fn) {
+static void each_entry(pt__loader_t *L, const char *section, yaml_node_t *m, pt__id_check check,
+                       pt__entry_fn fn, int want_map) {
   pt__yaml_t *Y = &L->y;
   char path[PT__KEY_MAX], why[PT__ERR_MAX];
   if (!pt__want_map(Y, section, m)) return;
@@ -56,12 +56,17 @@ void pt__each_entry(pt__loader_t *L, const char *section, yaml_node_t *m, pt__id
                   pt__line(pt__node(Y, q->key)));
       continue;
     }
-    if (v->type != YAML_MAPPING_NODE) {
+    if (want_map && v->type != YAML_MAPPING_NODE) {
       pt__fail_at(Y, v, "%s: expected a mapping, got %s", path, pt__kind(v));
       continue;
     }
     fn(L, path, k, v);
   }
+}
+
+void pt__each_entry(pt__loader_t *L, const char *section, yaml_node_t *m, pt__id_check check,
+                    pt__entry_fn fn) {
+  each_entry(L, section, m, check, fn, 1);
 }
 
 const char *pt__ref_id(const char *s, const char *collection) {
@@ -513,7 +518,7 @@ static void load_document(pt__loader_t *L) {
   pt__load_apis(L, v[APIS]);
   pt__load_products(L, v[PRODUCTS]);
   pt__load_subscriptions(L, v[SUBSCRIPTIONS]);
-  if (v[FRAGMENTS]) pt__each_entry(L, "fragments", v[FRAGMENTS], pt__id_ok, load_fragment);
+  if (v[FRAGMENTS]) each_entry(L, "fragments", v[FRAGMENTS], pt__id_ok, load_fragment, 0);
   if (!L->listen_seen) default_listen(L);
 }
 

@@ -49,6 +49,7 @@ for name in ([[rate-limit rate-limit-by-key quota quota-by-key limit-concurrency
 end
 
 local BASE = { kind = "base" }
+local code_position -- below
 
 ------------------------------------------------------------------------------
 -- small helpers
@@ -263,7 +264,8 @@ end
 ------------------------------------------------------------------------------
 -- modules
 
-local VALID_ELEMENT = "^[%a_][%w_%-%.]*$"
+-- element names that may become a file or module name (no dots, no slashes)
+local VALID_ELEMENT = "^[%a_][%w_%-]*$"
 
 -- The environment user modules and Lua documents load in (one per compiler).
 function Compiler:policy_env()
@@ -301,13 +303,24 @@ end
 function Compiler:module(name)
   local cached = self.modules[name]
   if cached ~= nil then return cached or nil, nil end
-  if not match(name, VALID_ELEMENT) or find(name, "..", 1, true) then
+  if not match(name, VALID_ELEMENT) then
     self.modules[name] = false
     return nil
   end
+  local texts = self.spec.policy_module_texts
   for _, dir in ipairs(self.user_dirs) do
     local path = dir .. "/" .. name .. ".lua"
-    local chunk, err = load_user(path, self:policy_env())
+    local chunk, err
+    if texts then
+      -- the generation's snapshot (C read the folders once): never the disk
+      local text = texts[path]
+      if text then
+        chunk, err = load(text, "@" .. path, "t", self:policy_env())
+        chunk = chunk or false
+      end
+    else
+      chunk, err = load_user(path, self:policy_env())
+    end
     if chunk == false then return nil, err end
     if chunk then
       local ok, mod = pcall(chunk)
@@ -453,6 +466,20 @@ function Site:expression(kind, code, pos)
   return function(ctx) return fn(ctx, rt) end
 end
 
+-- Where the C# code of an expression value starts: after the value's
+-- leading whitespace and the "@(" or "@{" (attributes: from the value's first
+-- character; text nodes start at their first non-blank character).
+code_position = function(pos, raw)
+  local line, col = pos.value_line or pos.line or 0, pos.value_col or pos.col or 0
+  if pos.value_line then
+    local ws = match(raw, "^%s*")
+    for ch in ws:gmatch(".") do
+      if ch == "\n" then line, col = line + 1, 1 else col = col + 1 end
+    end
+  end
+  return { line = line, col = col + 2 }
+end
+
 local function to_string(v)
   local rt = M.runtime()
   if rt and rt.tostring then return rt.tostring(v) end
@@ -500,7 +527,7 @@ function Site:compile_value(raw, pos, opts, what)
     if opts.expr == false then
       return self:error(pos, "%s: policy expressions are not allowed here", what)
     end
-    local fn = self:expression(kind, code, pos)
+    local fn = self:expression(kind, code, code_position(pos, raw))
     if not fn then return nil end
     local values = opts.values
     local where = self:where(pos)

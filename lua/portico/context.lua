@@ -304,18 +304,21 @@ Query.__index = Query
 M.Query = Query
 
 function M.query(raw)
-  local q = setmetatable({ list = {}, raw = raw or "", dirty = false }, Query)
-  if raw and raw ~= "" then
-    local list = q.list
-    for piece in (raw .. "&"):gmatch("([^&]*)&") do
-      if piece ~= "" then
-        local k, v = match(piece, "^([^=]*)=(.*)$")
-        if not k then k, v = piece, "" end
-        list[#list + 1] = { url_decode(k), url_decode(v), piece }
-      end
+  raw = raw or ""
+  local list, n, p, len = {}, 0, 1, #raw
+  while p <= len do
+    local amp = find(raw, "&", p, true) or (len + 1)
+    if amp > p then
+      local piece = sub(raw, p, amp - 1)
+      local eq = find(piece, "=", 1, true)
+      local k, v = piece, ""
+      if eq then k, v = sub(piece, 1, eq - 1), sub(piece, eq + 1) end
+      n = n + 1
+      list[n] = { url_decode(k), url_decode(v), piece }
     end
+    p = amp + 1
   end
-  return q
+  return setmetatable({ list = list, raw = raw, dirty = false }, Query)
 end
 
 function Query:values(name)
@@ -344,25 +347,27 @@ function Query:remove(name)
   local list, j, n = self.list, 0, #self.list
   for i = 1, n do
     local p = list[i]
-    list[i] = nil
     if p[1] ~= name then j = j + 1; list[j] = p end
   end
-  self.dirty = true
+  for i = j + 1, n do list[i] = nil end
+  if j < n then self.dirty = true end
 end
 
-function Query:add(name, value)
+-- `raw`: the encoded "name=value" when the caller has it (a literal policy
+-- value is encoded once, at load).
+function Query:add(name, value, raw)
   local list = self.list
   if type(value) == "table" then
-    for i = 1, #value do list[#list + 1] = { name, tostring(value[i]) } end
+    for i = 1, #value do list[#list + 1] = { name, tostring(value[i]), raw and raw[i] } end
   else
-    list[#list + 1] = { name, tostring(value) }
+    list[#list + 1] = { name, tostring(value), raw }
   end
   self.dirty = true
 end
 
-function Query:set(name, value)
+function Query:set(name, value, raw)
   self:remove(name)
-  self:add(name, value)
+  self:add(name, value, raw)
 end
 
 function Query:names()
@@ -669,6 +674,9 @@ local REASONS = {
   [405] = "Method Not Allowed", [406] = "Not Acceptable", [408] = "Request Timeout",
   [409] = "Conflict", [410] = "Gone", [411] = "Length Required", [412] = "Precondition Failed",
   [413] = "Payload Too Large", [414] = "URI Too Long", [415] = "Unsupported Media Type",
+  [417] = "Expectation Failed", [418] = "I'm a teapot", [421] = "Misdirected Request",
+  [423] = "Locked", [424] = "Failed Dependency", [425] = "Too Early", [426] = "Upgrade Required",
+  [428] = "Precondition Required", [451] = "Unavailable For Legal Reasons",
   [422] = "Unprocessable Entity", [429] = "Too Many Requests", [431] = "Request Header Fields Too Large",
   [500] = "Internal Server Error", [501] = "Not Implemented", [502] = "Bad Gateway",
   [503] = "Service Unavailable", [504] = "Gateway Timeout", [508] = "Loop Detected",

@@ -46,6 +46,13 @@
 --   * the member names the translator accepts are rt.MEMBERS (this file's types plus
 --     CONTEXT_MEMBERS below); a name outside them fails at load time
 --   * expressions cannot assign to context objects (APIM's context is read-only there)
+-- Dictionaries made by the context may be rt.dictionary(get, keys, joined) or any object
+-- with get_Item (indexer; throw KeyNotFoundException with rt.throw_new), ContainsKey,
+-- GetValueOrDefault, TryGetValue, Count/Keys and GetEnumerator yielding rt.kvpair(k, v);
+-- LINQ (Select, Where, First...) then works on them too.
+-- Policy modules turn an expression's value into text with rt.str(v) (C# ToString:
+-- null -> "", true -> "True", a JObject -> indented JSON).
+-- Time comes from rt.set_clock(fn -> unix seconds), randomness from rt.set_random(fn).
 -- Errors: C# exceptions are tables (rt.exception) with ClassName and Message and a
 -- __tostring "FormatException: ..."; rt.message(err) gives the message of any error.
 -- catch clauses catch them and plain Lua errors, never "not enough memory" nor
@@ -62,6 +69,7 @@ local floor, huge, mtype, tointeger, fmod, abs =
 local type, error, pairs, ipairs, tostring, tonumber, select, setmetatable, getmetatable, pcall =
   type, error, pairs, ipairs, tostring, tonumber, select, setmetatable, getmetatable, pcall
 local utf8len, utf8offset, utf8char, utf8codes = utf8.len, utf8.offset, utf8.char, utf8.codes
+local rawequal, rawget, next = rawequal, rawget, next
 
 local M = {}
 
@@ -1083,7 +1091,11 @@ function AM.CopyTo(a, dst, at)
   at = at or 0
   for i = 1, a.n do M.setindex(dst, at + i - 1, a[i]) end
 end
-function AM.Clone(a) local t = {}; for i = 1, a.n do t[i] = a[i] end; return setmetatable(t, getmetatable(a)) and new_array(t, a.n) end
+function AM.Clone(a)
+  local t = { n = a.n }
+  for i = 1, a.n do t[i] = a[i] end
+  return setmetatable(t, getmetatable(a))
+end
 
 ------------------------------------------------------------------------------
 -- byte[]: a Lua string of bytes
@@ -1125,7 +1137,6 @@ end
 Bytes.tostring = function() return "System.Byte[]" end
 Bytes.methods.Clone = function(b) return bytes(b.s) end
 Bytes.methods.CopyTo = function(b, dst, at) AM.CopyTo(new_array({ byte(b.s, 1, -1) }, #b.s), dst, at) end
-Bytes.__eq = nil
 
 ------------------------------------------------------------------------------
 -- Dictionary: ordered keys; also the read-only views of the context
@@ -2022,6 +2033,7 @@ function generic_result(v, T)
   if (T == "JObject" or T == "JArray" or T == "JToken") and type(v) == "string" then
     return json_parse(v, T)
   end
+  if T == "byte[]" and type(v) == "string" then return M.bytes(v) end
   if v == nil then return M.default_of(T) end
   return M.cast(v, T)
 end
@@ -3028,6 +3040,9 @@ T.JsonConvert = {
 
 ------------------------------------------------------------------------------
 -- randomness: a function returning a float in [0, 1); tests may fix it
+--
+-- (The sections from here on run inside `(function() ... end)()`: their locals would
+-- push the main chunk past Lua's limit of 200 locals per function.)
 
 local random = math.random
 function M.set_random(f) random = f end
@@ -3426,7 +3441,57 @@ T.DateTime = {
   end,
   IsLeapYear = function(y) return y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0) end,
 }
-T.DateTime.ParseExact = function(s) return T.DateTime.Parse(s) end
+-- ParseExact(s, format): the format's fields become a pattern; standard one-letter
+-- formats (o, s, u, R) fall back to Parse
+local EXACT = { yyyy = "(%d%d%d%d)", MM = "(%d%d)", M = "(%d%d?)", dd = "(%d%d)", d = "(%d%d?)",
+  HH = "(%d%d)", H = "(%d%d?)", mm = "(%d%d)", m = "(%d%d?)", ss = "(%d%d)", s = "(%d%d?)",
+  yy = "(%d%d)" }
+local function parse_exact(s, fmt)
+  s, fmt = need_string(s, "s"), need_string(fmt, "format")
+  if #fmt == 1 then return T.DateTime.Parse(s) end
+  local pat, fields, i = { "^" }, {}, 1
+  while i <= #fmt do
+    local c = sub(fmt, i, i)
+    local run = match(fmt, "^" .. gsub(c, "%p", "%%%0") .. "+", i)
+    if EXACT[run] then
+      pat[#pat + 1] = EXACT[run]; fields[#fields + 1] = run; i = i + #run
+    elseif c == "f" or c == "F" then
+      pat[#pat + 1] = c == "f" and ("(" .. rep("%d", #run) .. ")") or "(%d*)"; fields[#fields + 1] = "f"; i = i + #run
+    elseif c == "'" or c == '"' then
+      local close = find(fmt, c, i + 1, true) or (#fmt + 1)
+      pat[#pat + 1] = gsub(sub(fmt, i + 1, close - 1), "%p", "%%%0"); i = close + 1
+    elseif c == "\\" then
+      pat[#pat + 1] = gsub(sub(fmt, i + 1, i + 1), "%p", "%%%0"); i = i + 2
+    elseif c == "K" or run == "zzz" then
+      pat[#pat + 1] = "(Z?[+-]?%d?%d?:?%d?%d?)"; fields[#fields + 1] = "zone"; i = i + #run
+    elseif find("dfFghHKmMstyz", c, 1, true) then
+      throw("FormatException", "ParseExact: format field '" .. run .. "' is not supported")
+    else
+      pat[#pat + 1] = gsub(c, "%p", "%%%0"); i = i + 1
+    end
+  end
+  pat[#pat + 1] = "$"
+  local caps = { match(s, concat(pat)) }
+  if #caps == 0 then throw("FormatException", "String '" .. s .. "' was not recognized as a valid DateTime.") end
+  local v = { yyyy = 1, MM = 1, dd = 1, HH = 0, mm = 0, ss = 0 }
+  local frac, zone = "", nil
+  for k, name in ipairs(fields) do
+    local x = caps[k]
+    if name == "f" then frac = x
+    elseif name == "zone" then zone = x ~= "" and x or nil
+    elseif name == "yy" then v.yyyy = 2000 + tonumber(x)
+    else v[({ M = "MM", d = "dd", H = "HH", m = "mm", s = "ss" })[name] or name] = tonumber(x) end
+  end
+  local ok, ticks = pcall(ticks_from, v.yyyy, v.MM, v.dd, v.HH, v.mm, v.ss)
+  if not ok then throw("FormatException", "String '" .. s .. "' was not recognized as a valid DateTime.") end
+  if frac ~= "" then ticks = ticks + tonumber(sub(frac .. "000000", 1, 7)) end
+  if zone then
+    local _, off = parse_date("2000-01-01T00:00:00" .. zone)
+    if off then return mkdt(ticks - off, "Utc") end
+  end
+  return mkdt(ticks, "Unspecified")
+end
+T.DateTime.ParseExact = parse_exact
 T.DateTimeOffset = {
   UtcNow = function() return mkdto(now_ticks(), 0) end,
   Now = function() return mkdto(now_ticks(), 0) end,

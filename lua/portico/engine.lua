@@ -12,7 +12,7 @@ local pipeline = require "portico.pipeline"
 local context = require "portico.context"
 
 local pairs, ipairs, type, tostring, tonumber = pairs, ipairs, type, tostring, tonumber
-local match, format = string.match, string.format
+local match = string.match
 local sort = table.sort
 
 local M = {}
@@ -208,5 +208,4 @@ function M.set_clock(f) context.set_clock(f) end
 -- For tests and `portico check`: the loaded state (nil before a good load).
 function M.state() return state end
 
-local _ = format
 return M

@@ -2,8 +2,9 @@
 --
 -- Owns: the C# lexer, the parser (C# text -> syntax tree) and the code generator
 -- (tree -> Lua source), and the load-time checks that keep everything outside the
--- subset from reaching run time: unknown names, types, static members and instance
--- member names are errors here, with file:line:col.
+-- subset from reaching run time: unknown names, types, static members, instance
+-- member names (rt.MEMBERS), generic arguments and literal regex patterns are errors
+-- here, with file:line:col.
 --
 -- Does not own: what the generated code calls at run time. Every operation whose
 -- meaning depends on a value (member access, calls, indexers, `+`, `/`, casts) goes
@@ -11,10 +12,28 @@
 -- generated code reads no global at all, only its two parameters and its locals.
 --
 --   local lua_src, err = expr.translate(text, kind, where)
---   local fn, err = expr.compile(text, kind, where, env)
+--   local fn, err = expr.compile(text, kind, where, env)   -- translate + load + run the chunk
+--     text  the C# inside @( ... ) or @{ ... }, named values already substituted
 --     kind  "expr" for the inside of @( ... ), "block" for the inside of @{ ... }
---     where "file:line:col" of the first character of `text`
---     lua_src is a chunk returning function(context, rt) -> value
+--     where "file:line:col" of the FIRST CHARACTER OF `text` (not of the '@'): an error
+--           at line l, column c of the text is reported at line+l-1 and, on the first
+--           line, col+c-1; a `where` without line:col gets ":l:c" appended
+--     env   the environment the chunk is loaded in (the sandbox); the code needs none
+--   lua_src is a chunk returning function(context, rt) -> value (rt = portico.csharp)
+--   err     "file:line:col: unsupported C# construct 'yield return' (iterators are not supported)"
+--           "file:line:col: C# syntax error: expected ')' but found ';'"
+--           "file:line:col: unknown name 'foo' (not a local variable, ...)"
+--           "file:line:col: C# error: 'MatchedParameters' is a property, not a method"
+--   expr.allow_members(props, methods) accepts more member names (custom context objects).
+--
+-- Translation notes: static types are tracked where C# makes them obvious (literals,
+-- declared locals, casts, Parse...) so that `a + b` on strings becomes `..`, int / int
+-- becomes rt.idiv (truncating) and numbers add natively; otherwise rt.add / rt.div decide
+-- at run time. `c ? a : b` is `c and a or b` when `a` can never be nil/false, else a small
+-- closure. out arguments and `is T x` declare a local before the statement and assign it
+-- through a setter function. try/catch/finally becomes rt.try with the bodies as
+-- functions (return/break/continue travel back as codes). Local functions are hoisted
+-- with the block's variables so they can be called before their declaration.
 
 local rt = require "portico.csharp"
 
@@ -723,6 +742,9 @@ function P:statement()
       self:expect(";")
       return d
     end
+    if (v == "var" or v == "let") and self:op("(", 1) then
+      unsupported(t.p, v .. " (...)", "deconstruction is not supported")
+    end
     local d = self:try_local_function() or self:try_declaration()
     if d then
       if d.k == "decl" then self:expect(";") end
@@ -1225,6 +1247,9 @@ end
 function P:postfix(e)
   while true do
     local t = self:peek()
+    if t.t == "id" and t.v == "switch" and self:op("{", 1) then
+      unsupported(t.p, "switch { ... }", "switch expressions are not supported; use if/else or ?:")
+    end
     if t.t ~= "op" then return e end
     local v = t.v
     if v == "." or v == "?." then
@@ -1263,6 +1288,8 @@ function P:postfix(e)
       end
     elseif v == "->" then
       unsupported(t.p, "->", "pointers are not supported")
+    elseif v == "with" then
+      unsupported(t.p, "with", "with expressions are not supported")
     else
       return e
     end
@@ -1490,6 +1517,10 @@ local PREC_ATOM = 14
 
 local G = {}
 G.__index = G
+
+-- what As<T>() may read a message body as (XML types are not supported)
+local AS_TYPES = { string = true, ["byte[]"] = true, JObject = true, JArray = true, JToken = true }
+local check_type_known -- below: a known type name, or a load-time error
 
 local function new_gen(src, kind)
   return setmetatable({
@@ -1905,6 +1936,10 @@ function G:e_call(n)
   if fn.targs then
     local ts = {}
     for i, ty in ipairs(fn.targs) do ts[i] = type_text(ty) end
+    if fn.name == "As" and not AS_TYPES[ts[1]] then
+      unsupported(fn.targs[1].p, "As<" .. ts[1] .. ">", "message bodies are read as string, byte[], JObject, JArray or JToken")
+    end
+    for _, ty in ipairs(fn.targs) do check_type_known(ty) end
     name = name .. "<" .. concat(ts, ",") .. ">"
   end
   local obj = self:expr(fn.obj)
@@ -2101,11 +2136,12 @@ function G:e_cast(n)
   return r
 end
 
-local function check_type_known(ty)
+local function check_type_known_(ty)
   local n = ty.name
   if KEYWORD_TYPES[n] or T[n] or OPAQUE[n] then return true end
   unsupported(ty.p, type_text(ty), "type not in Portico's C# subset")
 end
+check_type_known = check_type_known_
 
 function G:e_as(n)
   check_type_known(n.type)

@@ -10,7 +10,7 @@
 
 local context = require "portico.context"
 
-local format, gsub, find, lower = string.format, string.gsub, string.find, string.lower
+local format, gsub, lower = string.format, string.gsub, string.lower
 local yield = coroutine.yield
 local pcall, type, tostring, rawget = pcall, type, tostring, rawget
 
@@ -58,7 +58,10 @@ local function normalize(ctx, err)
   e.section = ctx.section
   e.path = cur.path
   e.policy_id = cur.policy_id
-  e.client_message = e.client_message or CLIENT_MESSAGE[e.reason] or "Internal server error"
+  -- a policy's own error (policy.fail, next issue's check-header...) tells the
+  -- client its message, as APIM's do; expression and backend failures do not
+  e.client_message = e.client_message or CLIENT_MESSAGE[e.reason]
+    or (context.is_failure(err) and e.message) or "Internal server error"
   return e
 end
 M.normalize = normalize
@@ -172,10 +175,12 @@ end
 ------------------------------------------------------------------------------
 -- the final response
 
+local outgoing, response_list = context.Response.outgoing, context.Response.list
+
 local function final(ctx)
   local resp = ctx.returned or ctx.response
-  local body, changed = resp:outgoing()
-  local headers = resp:list()
+  local body, changed = outgoing(resp)
+  local headers = response_list(resp)
   if changed then drop_framing(headers) end
   local out = { status = resp.status, reason = resp.reason, headers = headers,
     body = body, streamed = body == nil }
@@ -230,5 +235,4 @@ function M.error_response(status, reason, message)
   return final(ctx)
 end
 
-local _ = find
 return M

@@ -9,6 +9,7 @@
 local compiler = require "portico.compiler"
 
 local to_string = compiler.to_string
+local ipairs = ipairs
 
 local M = {}
 
@@ -16,7 +17,9 @@ local ACTIONS = { "override", "skip", "append", "delete" }
 
 -- Compiles `node`; `store(ctx)` returns the store to change, `ignore(name)`
 -- (optional) says which names the gateway manages and policies may not touch.
-function M.compile(node, c, store, ignore)
+-- `encode(name, value)` (optional): the raw form a store keeps for a literal
+-- value (query parameters are encoded once, here).
+function M.compile(node, c, store, ignore, encode)
   c:check_attrs(node, { "name", "exists-action" })
   local get_name, name_const, name = c:attr(node, "name", { required = true })
   local get_action, action_const, action = c:attr(node, "exists-action",
@@ -56,14 +59,20 @@ function M.compile(node, c, store, ignore)
       end
     end
     local value = n == 1 and consts[1] or consts
-    if action == "append" then return function(ctx) store(ctx):add(name, value) end end
+    local raw
+    if encode then
+      raw = {}
+      for i = 1, n do raw[i] = encode(name, consts[i]) end
+      if n == 1 then raw = raw[1] end
+    end
+    if action == "append" then return function(ctx) store(ctx):add(name, value, raw) end end
     if action == "skip" then
       return function(ctx)
         local s = store(ctx)
-        if not s:has(name) then s:set(name, value) end
+        if not s:has(name) then s:set(name, value, raw) end
       end
     end
-    return function(ctx) store(ctx):set(name, value) end
+    return function(ctx) store(ctx):set(name, value, raw) end
   end
 
   local function eval(ctx)

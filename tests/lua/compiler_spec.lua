@@ -261,3 +261,19 @@ return { inbound = function(context) policy.respond(context, 418, { ["X-Tea"] = 
     assert.matches("^api.lua:1:", h.load_errors(spec)[1])
   end)
 end)
+
+describe("user modules from the generation's snapshot", function()
+  it("come from spec.policy_module_texts, never from the disk", function()
+    local spec = h.spec({ api = h.doc { inbound = '<x-snap/>' } }, {
+      policy_paths = { "/nonexistent" },
+      policy_module_texts = { ["/nonexistent/x-snap.lua"] = [[
+return { compile = function(node, c) return function(ctx) ctx.request.headers:set("X-Snap", "1") end end }
+]] },
+    })
+    h.load(spec)
+    local _, fw = h.run(h.req())
+    assert.equal("1", h.header(fw[1].headers, "X-Snap"))
+    spec.policy_module_texts = {}
+    assert.matches("policy x%-snap is not supported", h.load_errors(spec)[1])
+  end)
+end)

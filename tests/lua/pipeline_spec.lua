@@ -78,7 +78,7 @@ describe("pipeline", function()
     assert.equal("choose[1]/when[1]/x-fail[2]", h.header(resp.headers, "X-Error-Path"))
     assert.equal("check-x", h.header(resp.headers, "X-Error-PolicyId"))
     assert.equal("401", h.header(resp.headers, "X-Error-Status"))
-    assert.equal('{"statusCode": 401, "message": "Internal server error"}', resp.body)
+    assert.equal('{"statusCode": 401, "message": "Header X was not found"}', resp.body)
   end)
 
   it("gives on-error the backend failure", function()
