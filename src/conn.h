@@ -35,6 +35,8 @@ typedef struct pt_request_s {
   int status;
   const char *reason;
   char *detail; /* why the gateway failed the request, for the access log */
+  char *policy_reason;  /* LastError.Reason when on-error ran (r->reason points here) */
+  char *traces;         /* trace policy records (JSON), for the access log */
   pt_framing_t framing; /* of the response to the client */
   pt_dispatch_t d;      /* route, subscription, backend, upstream head */
   /* with policies */

@@ -236,6 +236,13 @@ static int load_engine(pt_lua_t *s, const pt_generation_t *g, pt_diag_t *d) {
   s->run_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_getfield(L, -1, "flags");
   s->flags_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_getglobal(L, "require"); /* traces go to the access log, not to stderr */
+  lua_pushstring(L, "portico.pipeline");
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) {
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "trace_sink");
+  }
+  lua_pop(L, 1);
   lua_getfield(L, -1, "load");
   push_spec(L, g, d);
   if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
@@ -382,12 +389,35 @@ static void read_headers(lua_State *L, int t, pt_headers_t *h) {
 
 static void result_reset(pt_policy_result_t *r) {
   free(r->method), free(r->base_url), free(r->backend_id), free(r->path), free(r->query), free(r->reason);
+  free(r->error_reason), free(r->error_message), free(r->traces);
   r->method = r->base_url = r->backend_id = r->path = r->query = r->reason = NULL;
+  r->error_reason = r->error_message = r->traces = NULL;
   pt_headers_reset(&r->headers);
   r->body.len = 0;
   r->status = 0;
   r->timeout_ms = 0;
   r->has_body = r->streamed = 0;
+}
+
+/* What the access log keeps of a final response: its error and its traces. */
+static void read_log_fields(lua_State *L, int t, pt_policy_result_t *r) {
+  if (lua_getfield(L, t, "error") == LUA_TTABLE) {
+    r->error_reason = field_dup(L, lua_gettop(L), "reason");
+    r->error_message = field_dup(L, lua_gettop(L), "message");
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, t, "traces") == LUA_TTABLE) {
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "cjson");
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK) {
+      lua_getfield(L, -1, "encode");
+      lua_pushvalue(L, -3);
+      if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) r->traces = strdup(lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
 }
 
 /* Reads a forward request or a final response table at index t of the coroutine. */
@@ -412,6 +442,7 @@ static void read_result(lua_State *L, int t, pt_policy_step_t step, pt_policy_re
   const char *b = lua_tolstring(L, -1, &len);
   if (b) r->has_body = pt_buf_append(&r->body, b, len) == 0;
   lua_pop(L, 4);
+  if (step == PT_POLICY_RESPOND) read_log_fields(L, t, r);
 }
 
 /* The last resort when the engine itself failed: APIM's 500. */

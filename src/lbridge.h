@@ -64,6 +64,8 @@ typedef struct pt_policy_result_s {
   pt_buf_t body;
   int has_body;        /* FORWARD: replace the client's body; RESPOND: body is the whole body */
   int streamed;        /* RESPOND: send the backend's body through */
+  char *error_reason, *error_message; /* RESPOND: the request went through on-error */
+  char *traces;        /* RESPOND: trace records as a JSON array, or NULL */
 } pt_policy_result_t;
 
 /* Starts engine.run(req). Returns the run (NULL on allocation failure) with its first step in *res. */

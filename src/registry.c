@@ -118,6 +118,17 @@ int pt_generation_snapshot(pt_generation_t *g, pt_diag_t *d) {
   return rc ? -1 : 0;
 }
 
+struct pt_lua_s *pt_generation_lua(pt_generation_t *g, int index) {
+  if (!g->has_policies || index < 0 || index >= g->nlua) return NULL;
+  if (!g->lua[index]) {
+    pt_diag_t d = {0};
+    g->lua[index] = pt_lua_new(g, &d); /* the documents compiled at load: no error expected */
+    pt_diag_print(&d, stderr);
+    pt_diag_free(&d);
+  }
+  return g->lua[index];
+}
+
 const pt_file_text_t *pt_generation_file(const pt_generation_t *g, const char *path) {
   for (int i = 0; i < g->nfiles; i++)
     if (strcmp(g->files[i].path, path) == 0) return &g->files[i];

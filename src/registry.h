@@ -64,6 +64,9 @@ void pt_generation_inherit(pt_generation_t *g, const pt_generation_t *old);
  * generation. Returns 0, or -1 with the unreadable files in d. */
 int pt_generation_snapshot(pt_generation_t *g, pt_diag_t *d);
 const pt_file_text_t *pt_generation_file(const pt_generation_t *g, const char *path);
+/* The policy engine of worker `index` for this generation, built on first use
+ * (by that worker's thread only). NULL without policies or when it fails. */
+struct pt_lua_s *pt_generation_lua(pt_generation_t *g, int index);
 /* Compiles every policy in a scratch Lua state: errors go to d. Returns 0 or -1. */
 int pt_generation_check_policies(const pt_generation_t *g, pt_diag_t *d);
 /* Marks the backends and service URLs that point back at this gateway (names

@@ -45,6 +45,7 @@ static void request_log(pt_conn_t *c, pt_request_t *r) {
       .backend = r->backend ? r->backend->cfg->id : r->d.origin ? r->d.origin->origin : NULL,
       .reason = r->reason,
       .message = r->detail,
+      .traces = r->traces,
       .status = r->status,
       .bytes_in = r->bytes_in,
       .bytes_out = r->bytes_out,
@@ -71,6 +72,8 @@ void pt__request_free(pt_conn_t *c) {
   pt_headers_free(&r->resp_headers);
   pt_headers_free(&r->headers);
   free(r->detail);
+  free(r->policy_reason);
+  free(r->traces);
   pt_buf_free(&r->url);
   atomic_fetch_sub_explicit(&r->gen->in_flight, 1, memory_order_relaxed);
   pt_generation_unref(r->gen);
@@ -162,17 +165,7 @@ static void start_exchange(pt_conn_t *c, const pt_buf_t *body) {
 
 /* ---- policies ------------------------------------------------------------ */
 
-static pt_lua_t *worker_lua(pt_conn_t *c) {
-  pt_generation_t *g = c->req->gen;
-  int i = c->w->index;
-  if (!g->lua[i]) {
-    pt_diag_t d = {0};
-    g->lua[i] = pt_lua_new(g, &d); /* the same documents compiled at load: no error expected */
-    pt_diag_print(&d, stderr);
-    pt_diag_free(&d);
-  }
-  return g->lua[i];
-}
+static pt_lua_t *worker_lua(pt_conn_t *c) { return pt_generation_lua(c->req->gen, c->w->index); }
 
 static const char *product_of(const pt_dispatch_t *d) {
   const pt_subscription_cfg_t *s = d->subscription;
@@ -180,6 +173,15 @@ static const char *product_of(const pt_dispatch_t *d) {
 }
 
 static void apply_step(pt_conn_t *c, pt_policy_result_t *res);
+
+static void keep_log_fields(pt_request_t *r, pt_policy_result_t *res) {
+  if (res->error_reason && !r->policy_reason) {
+    r->policy_reason = res->error_reason, res->error_reason = NULL;
+    r->reason = r->policy_reason;
+    if (!r->detail) r->detail = res->error_message, res->error_message = NULL;
+  }
+  if (res->traces && !r->traces) r->traces = res->traces, res->traces = NULL;
+}
 
 /* A response made by policies (return-response, mock-response, on-error). */
 static void respond_from_policy(pt_conn_t *c, pt_policy_result_t *res, const char *body, size_t len) {
@@ -196,6 +198,7 @@ static void respond_from_policy(pt_conn_t *c, pt_policy_result_t *res, const cha
   r->bytes_out += o->len - before;
   r->status = status;
   r->response_started = r->response_done = 1;
+  keep_log_fields(r, res);
 }
 
 static void forward_from_policy(pt_conn_t *c, pt_policy_result_t *res) {
@@ -357,6 +360,7 @@ static void outbound_head(pt_conn_t *c, int status, const pt_headers_t *h, pt_fr
     r->bytes_out += c->out.pending.len - before;
     r->status = res->status ? res->status : status;
     r->response_started = 1;
+    keep_log_fields(r, res);
     return;
   }
   apply_step(c, res);

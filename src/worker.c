@@ -108,6 +108,7 @@ static void on_wakeup(uv_async_t *a) {
   pt_generation_t *g = pt__gateway_current(w->gw);
   if (!atomic_load(&w->stop)) { /* a reload: follow the listeners of the new generation */
     reconcile_listeners(w, g->config);
+    pt_generation_lua(g, w->index); /* compile now, not on the first request */
     pt_pool_configure(&w->pool, g->config->pool.max_idle_per_origin, g->config->pool.idle_timeout,
                       g->config->pool.max_requests_per_connection);
     pt_generation_unref(g);
@@ -132,6 +133,11 @@ void pt__worker_maybe_done(pt_worker_t *w) {
 
 static void worker_main(void *arg) {
   pt_worker_t *w = arg;
+  if (!w->draining) { /* compile the policies before the first request needs them */
+    pt_generation_t *g = pt__gateway_current(w->gw);
+    pt_generation_lua(g, w->index);
+    pt_generation_unref(g);
+  }
   uv_run(&w->loop, UV_RUN_DEFAULT);
   uv_walk(&w->loop, close_handle, NULL); /* anything left over after a stop */
   uv_run(&w->loop, UV_RUN_DEFAULT);
