@@ -68,6 +68,7 @@ function M.compile(node, c)
   if is_const and not valid_url(url) then
     return c:error(has_url, "<set-backend-service>: base-url '%s' is not an http or https URL", url)
   end
+  if is_const then c:note_base_url(has_url, url) end
   return function(ctx)
     local r = ctx.request
     -- the quirk: a backend-id from a broader scope wins over a base-url

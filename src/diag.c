@@ -40,7 +40,7 @@ void pt_diag_warn(pt_diag_t *d, const char *file, int line, int col, const char 
   va_end(ap);
 }
 
-void pt_diag_error_text(pt_diag_t *d, const char *text) {
+static void add_text(pt_diag_t *d, const char *text, int error) {
   if (d->count == d->cap) {
     int cap = d->cap ? d->cap * 2 : 8;
     char **m = realloc(d->messages, sizeof *m * cap);
@@ -51,8 +51,11 @@ void pt_diag_error_text(pt_diag_t *d, const char *text) {
   char *msg = strdup(text);
   if (!msg) return;
   d->messages[d->count++] = msg;
-  d->errors++;
+  d->errors += error;
 }
+
+void pt_diag_error_text(pt_diag_t *d, const char *text) { add_text(d, text, 1); }
+void pt_diag_warn_text(pt_diag_t *d, const char *text) { add_text(d, text, 0); }
 
 void pt_diag_print(const pt_diag_t *d, FILE *out) {
   for (int i = 0; i < d->count; i++) fprintf(out, "%s\n", d->messages[i]);

@@ -17,8 +17,9 @@ void pt_diag_error(pt_diag_t *d, const char *file, int line, int col, const char
     __attribute__((format(printf, 5, 6)));
 void pt_diag_warn(pt_diag_t *d, const char *file, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-/* Adds an error that already names its place ("file:line:col: text"). */
+/* Adds a message that already names its place ("file:line:col: text"). */
 void pt_diag_error_text(pt_diag_t *d, const char *text);
+void pt_diag_warn_text(pt_diag_t *d, const char *text);
 void pt_diag_print(const pt_diag_t *d, FILE *out);
 void pt_diag_free(pt_diag_t *d);
 

@@ -277,6 +277,22 @@ pt_lua_t *pt_lua_new(const pt_generation_t *g, pt_diag_t *d) {
   return s;
 }
 
+void pt_lua_base_urls(pt_lua_t *s, void (*fn)(void *, const char *, const char *), void *data) {
+  lua_State *L = s->L;
+  int top = lua_gettop(L);
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "portico.engine");
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_getfield(L, -1, "base_urls") == LUA_TFUNCTION &&
+      lua_pcall(L, 0, 1, 0) == LUA_OK && lua_istable(L, -1))
+    for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TTABLE; i++) {
+      lua_getfield(L, -1, "url");
+      lua_getfield(L, -2, "where");
+      if (lua_isstring(L, -2) && lua_isstring(L, -1)) fn(data, lua_tostring(L, -2), lua_tostring(L, -1));
+      lua_pop(L, 3);
+    }
+  lua_settop(L, top);
+}
+
 void pt_lua_free(pt_lua_t *s) {
   if (!s) return;
   lua_close(s->L);

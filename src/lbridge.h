@@ -22,6 +22,8 @@ typedef struct pt_policy_run_s pt_policy_run_t;
  * Returns NULL when something does not compile (errors added to d). */
 pt_lua_t *pt_lua_new(const struct pt_generation_s *g, pt_diag_t *d);
 void pt_lua_free(pt_lua_t *L);
+/* Calls fn for every literal set-backend-service base-url ("file:line:col" in where). */
+void pt_lua_base_urls(pt_lua_t *L, void (*fn)(void *data, const char *url, const char *where), void *data);
 
 typedef struct pt_policy_flags_s {
   int policies;       /* some scope has a policy for this request */

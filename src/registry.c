@@ -135,9 +135,36 @@ const pt_file_text_t *pt_generation_file(const pt_generation_t *g, const char *p
   return NULL;
 }
 
+typedef struct base_url_check_s {
+  const pt_generation_t *g;
+  pt_diag_t *d;
+} base_url_check_t;
+
+/* A literal base-url that is this gateway gets the same warning as a backend. */
+static void check_base_url(void *data, const char *text, const char *where) {
+  base_url_check_t *k = data;
+  pt_url_t u;
+  char err[128];
+  if (pt_url_parse(&u, text, err, sizeof err) < 0) return;
+  const char *listener = pt_selfchain_match(&k->g->selfchain, &u, 1);
+  if (listener) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s: warning: set-backend-service base-url %s points back at this gateway "
+             "(listener %s): self-chained; requests to it are %s", where, text, listener,
+             k->g->config->self_chaining_reject ? "refused (gateway.selfChaining: reject)"
+                                                : "dispatched in-process, without a network call");
+    pt_diag_warn_text(k->d, msg);
+  }
+  pt_url_free(&u);
+}
+
 int pt_generation_check_policies(const pt_generation_t *g, pt_diag_t *d) {
   if (!g->has_policies) return 0;
   pt_lua_t *probe = pt_lua_new(g, d);
+  if (probe) {
+    base_url_check_t k = {g, d};
+    pt_lua_base_urls(probe, check_base_url, &k);
+  }
   pt_lua_free(probe);
   return probe ? 0 : -1;
 }

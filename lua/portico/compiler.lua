@@ -384,6 +384,14 @@ function Site:error(pos, fmt, ...)
   return self.k:add_error(self:where(pos) .. ": " .. msg)
 end
 
+-- Remembers a literal backend URL (set-backend-service base-url), so that C
+-- can tell when it points back at this gateway (self-chaining).
+function Site:note_base_url(pos, url)
+  local list = self.k.base_urls
+  if not list then list = {}; self.k.base_urls = list end
+  list[#list + 1] = { url = url, where = self:where(pos) }
+end
+
 function Site:attr_entry(node, name)
   for _, a in ipairs(node.attrs or {}) do
     if a.name == name then return a end

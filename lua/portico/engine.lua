@@ -115,9 +115,14 @@ function M.load(spec)
   state = {
     spec = spec, docs = out, root = root, chains = {},
     deployment = context.deployment(spec.gateway),
-    apis = {}, operations = {}, products = {},
+    apis = {}, operations = {}, products = {}, base_urls = k.base_urls or {},
   }
   return nil
+end
+
+-- The literal base-url values of set-backend-service: { { url, where }, ... }.
+function M.base_urls()
+  return state and state.base_urls or {}
 end
 
 ------------------------------------------------------------------------------
