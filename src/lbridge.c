@@ -163,6 +163,16 @@ static void push_apis(lua_State *L, const pt_config_t *c) {
       set_str(L, "method", o->method);
       set_str(L, "url_template", o->url_template);
       set_str(L, "name", o->display_name ? o->display_name : o->id);
+      if (o->example_body) { /* examples = { ["200"] = { [content type] = body } } for mock-response */
+        char status[16];
+        snprintf(status, sizeof status, "%d", o->example_status ? o->example_status : 200);
+        lua_createtable(L, 0, 1);
+        lua_createtable(L, 0, 1);
+        lua_pushstring(L, o->example_body);
+        lua_setfield(L, -2, o->example_content_type ? o->example_content_type : "application/json");
+        lua_setfield(L, -2, status);
+        lua_setfield(L, -2, "examples");
+      }
       lua_setfield(L, -2, o->id);
     }
     lua_setfield(L, -2, "operations");
