@@ -52,6 +52,34 @@ static int render_credentials(pt_backend_rt_t *b, const pt_backend_cfg_t *c) {
   return rc;
 }
 
+static int base64(pt_buf_t *out, const unsigned char *s, size_t n) {
+  static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  int rc = 0;
+  for (size_t i = 0; i < n && !rc; i += 3) {
+    unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0) | (i + 2 < n ? s[i + 2] : 0);
+    char q[4] = {abc[v >> 18 & 63], abc[v >> 12 & 63], i + 1 < n ? abc[v >> 6 & 63] : '=', i + 2 < n ? abc[v & 63] : '='};
+    rc = pt_buf_append(out, q, 4);
+  }
+  return rc;
+}
+
+/* An HTTP proxy in front of the backend: where to connect, and its credentials. */
+static int setup_proxy(pt_backend_rt_t *b, const pt_backend_cfg_t *c) {
+  char err[128];
+  if (!c->proxy_url) return 0;
+  if (pt_url_parse(&b->proxy, c->proxy_url, err, sizeof err) < 0) return UV_EINVAL;
+  if (!c->proxy_username) return 0;
+  pt_buf_t plain = {0}, h = {0};
+  int rc = pt_buf_printf(&plain, "%s:%s", c->proxy_username, c->proxy_password ? c->proxy_password : "");
+  if (!rc) rc = pt_buf_appends(&h, "Proxy-Authorization: Basic ");
+  if (!rc) rc = base64(&h, (const unsigned char *)plain.base, plain.len);
+  if (!rc) rc = pt_buf_append(&h, "\r\n", 3); /* with its NUL */
+  pt_buf_free(&plain);
+  if (!rc) b->proxy_auth = h.base;
+  else pt_buf_free(&h);
+  return rc;
+}
+
 int pt_backend_rt_init(pt_backend_rt_t *b, const pt_backend_cfg_t *cfg) {
   memset(b, 0, sizeof *b);
   b->cfg = cfg;
@@ -61,7 +89,8 @@ int pt_backend_rt_init(pt_backend_rt_t *b, const pt_backend_cfg_t *cfg) {
     b->current_weight = calloc(cfg->nmembers, sizeof *b->current_weight);
     if (!b->members || !b->current_weight) return UV_ENOMEM;
   }
-  return render_credentials(b, cfg);
+  int rc = render_credentials(b, cfg);
+  return rc ? rc : setup_proxy(b, cfg);
 }
 
 static int same_str(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
@@ -107,6 +136,8 @@ void pt_backend_rt_free(pt_backend_rt_t *b) {
   free(b->members);
   free(b->current_weight);
   free(b->header_block);
+  free(b->proxy_auth);
+  pt_url_free(&b->proxy);
   free(b->query);
   free(b->drop_headers);
 }

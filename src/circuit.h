@@ -22,6 +22,8 @@ struct pt_backend_rt_s {
   uint64_t open_until;         /* ms; 0 = closed */
   int64_t *current_weight;     /* per member (smooth WRR) */
   char *header_block;          /* credentials rendered as header lines, or NULL */
+  pt_url_t proxy;              /* proxy.url parsed (proxy.host NULL: no proxy) */
+  char *proxy_auth;            /* "Proxy-Authorization: Basic ...\r\n", or NULL */
   char *query;                 /* credentials as "a=1&b=2", or NULL */
   const char **drop_headers;   /* client headers the credentials replace */
   int ndrop;

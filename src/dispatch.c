@@ -91,11 +91,11 @@ static int append_query(pt_buf_t *t, const char *q, size_t qlen, const char *dro
 static int compose_target(pt_buf_t *t, const pt_dispatch_t *d, const char *rest, size_t rest_len,
                           const char *q, size_t qlen, const char *drop_param) {
   const char *base = d->origin->path;
-  size_t blen = strlen(base);
+  size_t blen = strlen(base), start = t->len;
   if (blen && base[blen - 1] == '/' && rest_len && rest[0] == '/') blen--;
   int rc = pt_buf_append(t, base, blen);
   if (!rc) rc = pt_buf_append(t, rest, rest_len);
-  if (!rc && t->len == 0) rc = pt_buf_append(t, "/", 1);
+  if (!rc && t->len == start) rc = pt_buf_append(t, "/", 1);
   size_t before = t->len;
   if (!rc) rc = append_query(t, q, qlen, drop_param);
   if (!rc && d->backend && d->backend->query) {
@@ -154,7 +154,10 @@ int pt_dispatch_forward(const pt_generation_t *g, const pt_dispatch_in_t *in, pt
   if (ov && ov->rest) rest = ov->rest, rest_len = strlen(ov->rest);
   if (ov && ov->query) q = ov->query, qlen = strlen(ov->query);
   pt_buf_t target = {0};
-  int rc = compose_target(&target, d, rest, rest_len, q, qlen, d->key_in_query ? api->sub_key_query : NULL);
+  int proxied = d->backend && d->backend->proxy.host;
+  d->connect = proxied ? &d->backend->proxy : d->origin;
+  int rc = proxied ? pt_buf_printf(&target, "%s://%s", d->origin->scheme, d->origin->authority) : 0; /* absolute-form */
+  if (!rc) rc = compose_target(&target, d, rest, rest_len, q, qlen, d->key_in_query ? api->sub_key_query : NULL);
   int64_t length = ov ? ov->body_length : -1;
   pt_forward_t f = {
       .method = ov && ov->method ? ov->method : in->method,
@@ -168,6 +171,7 @@ int pt_dispatch_forward(const pt_generation_t *g, const pt_dispatch_in_t *in, pt
       .body_length = length >= 0 ? (uint64_t)length : 0,
       .drop = drop, .ndrop = ndrop,
       .extra = d->backend ? d->backend->header_block : NULL,
+      .extra2 = proxied ? d->backend->proxy_auth : NULL,
   };
   if (!rc) rc = pt_http_forward_request_head(&d->head, ov && ov->headers ? ov->headers : in->headers, &f);
   pt_buf_free(&target);

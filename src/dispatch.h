@@ -38,7 +38,8 @@ typedef struct pt_dispatch_s {
   pt_route_match_t route;
   const pt_subscription_cfg_t *subscription;
   pt_backend_rt_t *backend;  /* the Single backend called (a pool member), or NULL for serviceUrl */
-  const pt_url_t *origin;
+  const pt_url_t *origin;    /* the backend: its Host, its path */
+  const pt_url_t *connect;   /* where the connection goes: the origin, or its HTTP proxy */
   const char *self;          /* the listener of this gateway the origin reaches (self-chaining), or NULL */
   pt_url_t base_url;         /* parsed set-backend-service base-url, owned */
   pt_buf_t head;             /* the upstream request head; the caller takes it */

@@ -122,7 +122,7 @@ static int append_header(pt_buf_t *out, const pt_headers_t *h, int i) {
 
 /* The request headers the gateway replaces rather than passes on. */
 static int replaced_on_request(const pt_headers_t *h, int i) {
-  return pt_header_is(h, i, "host") || pt_header_is(h, i, "expect") ||
+  return pt_header_is(h, i, "host") || pt_header_is(h, i, "proxy-authorization") || pt_header_is(h, i, "expect") ||
          pt_header_is(h, i, "x-forwarded-for") || pt_header_is(h, i, "x-forwarded-proto") ||
          pt_header_is(h, i, "x-forwarded-host");
 }
@@ -170,6 +170,7 @@ int pt_http_forward_request_head(pt_buf_t *out, const pt_headers_t *h, const pt_
     if (!rc) rc = pt_buf_append(out, "\r\n", 2);
   }
   if (!rc && f->extra) rc = pt_buf_appends(out, f->extra);
+  if (!rc && f->extra2) rc = pt_buf_appends(out, f->extra2);
   if (rc) return rc;
   int host = pt_headers_find(h, "host", 0);
   rc = append_forwarded_for(out, h, f->client_ip);

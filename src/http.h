@@ -53,6 +53,7 @@ typedef struct pt_forward_s {
   int chunked;                           /* body is re-framed as chunked */
   const char *const *drop; int ndrop;    /* client headers not to pass on (subscription key, replaced credentials) */
   const char *extra;                     /* header lines the gateway adds (backend credentials), or NULL */
+  const char *extra2;                    /* more of them (proxy credentials), or NULL */
   int replace_length;                    /* the gateway sends a body of body_length (set by policy) */
   uint64_t body_length;
 } pt_forward_t;

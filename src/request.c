@@ -143,8 +143,8 @@ static void start_exchange(pt_conn_t *c, const pt_buf_t *body) {
   const pt_config_t *cfg = r->gen->config;
   r->backend = r->d.backend;
   pt_exchange_params_t xp = {
-      .origin = r->d.origin,
-      .origin_key = r->d.origin->origin,
+      .origin = r->d.connect,
+      .origin_key = r->d.connect->origin,
       .head = &r->d.head,
       .has_body = body ? body->len > 0 : r->has_body,
       .head_request = c->parser.method == HTTP_HEAD,
