@@ -174,7 +174,10 @@ apis:
     assert.are.equal(status or 200, r.status, what .. ": " .. h.show(r.raw_head .. (r.body or "")))
     r:assert_complete(what)
     local e
-    if r:header("X-Backend-Name") and (r.body or ""):find("\r\n\r\n", 1, true) then e = h.parse_echo(r.body) end
+    -- the backend's echo starts with the request line it received
+    if (r.body or ""):match("^%u+ %S+ HTTP/1%.%d\r\n") and r.body:find("\r\n\r\n", 1, true) then
+      e = h.parse_echo(r.body)
+    end
     return r, e
   end
 
@@ -363,8 +366,9 @@ apis:
       assert.are.same({ "127.0.0.1:" .. billing.port }, e:header_all("Host"))
       -- the secret credential never reaches the access log
       gw.log_entry("/sbsid/inv")
-      assert.is_nil(table.concat(gw.access_log_lines(), "\n"):find(API_KEY, 1, true),
-        "the secret credential is in the access log")
+      for _, line in ipairs(gw.access_log_lines()) do
+        assert.is_nil(line:find(API_KEY, 1, true), "the secret credential is in the access log: " .. line)
+      end
     end)
 
     it("spreads a Pool backend-id over its members", function()
@@ -450,7 +454,7 @@ apis:
 
   it("forward-request timeout: a slower backend fails with Timeout and on-error sees LastError", function()
     local t0 = h.now()
-    local r = call({ path = "/slow/s", headers = { { "X-Test-Delay", "4000" } } }, 504)
+    local r = call({ path = "/slow/s", headers = { { "X-Test-Delay", "2500" } } }, 504)
     local took = h.now() - t0
     assert.is_true(took >= 0.9 and took < 3, ("answered after %.2f s (timeout=\"1\" second)"):format(took))
     assert.are.equal("Timeout", r:header("X-Error-Reason"))
@@ -577,8 +581,11 @@ apis:
     assert.is_truthy(entry, "no access log entry for /leak/l")
     assert.are.equal("ExpressionValueEvaluationFailure", entry.reason)
     assert.is_nil((r.raw_head .. (r.body or "")):find(SECRET, 1, true), "the secret reached the client")
-    local log = table.concat(gw.access_log_lines(), "\n")
-    assert.is_nil(log:find(SECRET, 1, true), "the secret named value is in the access log:\n" .. log)
+    local leaked = {}
+    for _, line in ipairs(gw.access_log_lines()) do
+      if line:find(SECRET, 1, true) then leaked[#leaked + 1] = line end
+    end
+    assert.are.same({}, leaked, "access log lines carrying the secret named value")
   end)
 
   it("exits 0 on SIGTERM with a clean sanitizer report", function()
