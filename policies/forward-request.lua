@@ -15,6 +15,9 @@ local match, upper = string.match, string.upper
 local M = {}
 
 M.sections = { "backend" }
+-- sends the client's request: a policy that replays its children (retry) makes
+-- the compiler buffer the request body (compiler.lua, Site:element)
+M.forwards = true
 
 local MAX_REDIRECTS = 10
 local REDIRECT = { [301] = true, [302] = true, [303] = true, [307] = true, [308] = true }

@@ -387,6 +387,15 @@ static void load_fragment(pt__loader_t *L, const char *path, yaml_node_t *k, yam
   c->nfragments++;
 }
 
+/* gateway.cache: { maxBytes: 64MiB } */
+static void load_cache(pt__loader_t *L, yaml_node_t *n) {
+  static const char *const keys[] = {"maxBytes"};
+  yaml_node_t *v[1];
+  if (!pt__want_map(&L->y, "gateway.cache", n)) return;
+  pt__map_keys(&L->y, "gateway.cache", n, keys, 1, v, NULL);
+  if (v[0]) pt__get_size(&L->y, "gateway.cache.maxBytes", v[0], UINT64_MAX / 2, &L->c->cache_max_bytes);
+}
+
 /* gateway.admin: { listen: "127.0.0.1:9090", token: "{{admin-token}}" } */
 static void load_admin(pt__loader_t *L, yaml_node_t *n) {
   static const char *const keys[] = {"listen", "token"};
@@ -420,9 +429,9 @@ static void load_admin(pt__loader_t *L, yaml_node_t *n) {
 static void load_gateway(pt__loader_t *L, yaml_node_t *g) {
   static const char *const keys[] = {"id", "hostnames", "listen", "workers", "limits", "timeouts",
                                      "pool", "dnsTtl", "accessLog", "policy", "policyPaths", "maxHops",
-                                     "admin", "selfChaining"};
+                                     "admin", "selfChaining", "cache"};
   enum { ID, HOSTNAMES, LISTEN, WORKERS, LIMITS, TIMEOUTS, POOL, DNS_TTL, ACCESS_LOG, POLICY,
-         POLICY_PATHS, MAX_HOPS, ADMIN, SELF_CHAINING, NKEYS };
+         POLICY_PATHS, MAX_HOPS, ADMIN, SELF_CHAINING, CACHE, NKEYS };
   pt__yaml_t *Y = &L->y;
   yaml_node_t *v[NKEYS];
   char why[PT__ERR_MAX];
@@ -447,6 +456,7 @@ static void load_gateway(pt__loader_t *L, yaml_node_t *g) {
   if (v[POLICY_PATHS]) load_policy_paths(L, "gateway.policyPaths", v[POLICY_PATHS]);
   if (v[MAX_HOPS]) pt__field_int(Y, "gateway", "maxHops", v[MAX_HOPS], 1, 100, &c->max_hops);
   L->admin = v[ADMIN];
+  if (v[CACHE]) load_cache(L, v[CACHE]);
   static const char *const modes[] = {"dispatch", "reject"};
   if (v[SELF_CHAINING])
     pt__field_enum(Y, "gateway", "selfChaining", v[SELF_CHAINING], "a self-chaining mode", modes, 2,
@@ -476,6 +486,7 @@ static void set_defaults(pt__loader_t *L) {
   c->pool.max_requests_per_connection = 1000;
   c->dns_ttl = 30000;
   c->max_hops = 10;
+  c->cache_max_bytes = 64u << 20;
   c->access_log = pt__sdup(Y, "stdout");
 }
 

@@ -190,6 +190,7 @@ typedef struct pt_config_s {
   uint64_t dns_ttl;       /* ms, 30s */
   int max_hops;           /* gateway.maxHops: this gateway's Via entries a request may carry, 10 */
   int self_chaining_reject; /* gateway.selfChaining: dispatch (0, default) | reject (1) */
+  uint64_t cache_max_bytes;  /* gateway.cache.maxBytes: the policy cache (cache-store...), 64 MiB */
   struct {                /* gateway.admin; admin.listen.text NULL: no admin listener */
     pt_listen_t listen;
     char *token;          /* Bearer token (a secret; never printed) */

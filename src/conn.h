@@ -10,6 +10,7 @@
 #include "deadline.h"
 #include "dispatch.h"
 #include "http.h"
+#include "callout.h"
 #include "lbridge.h"
 #include "upstream.h"
 #include "worker.h"
@@ -41,6 +42,8 @@ typedef struct pt_request_s {
   pt_dispatch_t d;      /* route, subscription, backend, upstream head */
   /* with policies */
   pt_policy_run_t *run;
+  struct pt_callout_s *callout; /* calls or a pause the policies wait for */
+  pt_policy_result_t *pending_forward; /* a forward waiting for the rest of the body */
   pt_policy_flags_t flags;
   pt_buf_t body;        /* the request body, when policies read it */
   pt_buf_t resp_body;   /* the response body, when outbound reads it */

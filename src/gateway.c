@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "admin.h"
+#include "store.h"
 #include "watch.h"
 #include "worker.h"
 
@@ -17,6 +18,7 @@ struct pt_gateway_s {
   char *config_path;
   uv_mutex_t lock;
   pt_generation_t *current; /* guarded by lock */
+  pt_store_t *store;        /* counters, slots and cache of traffic policies: survive reloads */
   pt_generation_t *live;    /* every generation not yet freed; guarded by lock */
   uint64_t generations;     /* published so far; only the control thread changes it */
   struct {                  /* the last reload, for /status (control thread) */
@@ -39,9 +41,10 @@ struct pt_gateway_s {
 const char *pt_version(void) { return PORTICO_VERSION; }
 
 /* Loads the file and compiles its policies; NULL (errors in d) when unusable. */
-static pt_generation_t *build(const char *path, uint64_t number, pt_diag_t *d) {
+static pt_generation_t *build(const char *path, uint64_t number, pt_store_t *store, pt_diag_t *d) {
   pt_config_t *c = pt_config_load(path, d);
   pt_generation_t *g = c ? pt_generation_build(c, number) : NULL;
+  if (g) g->store = store;
   if (g) pt_generation_find_self_chains(g, d);
   if (g && (pt_generation_snapshot(g, d) < 0 || pt_generation_check_policies(g, d) < 0)) {
     pt_generation_unref(g);
@@ -52,7 +55,8 @@ static pt_generation_t *build(const char *path, uint64_t number, pt_diag_t *d) {
 
 int pt_check(const char *config_path, FILE *out) {
   pt_diag_t d = {0};
-  pt_generation_t *g = build(config_path, 0, &d);
+  pt_store_t *store = pt_store_new(1 << 20);
+  pt_generation_t *g = store ? build(config_path, 0, store, &d) : NULL;
   pt_diag_print(&d, out);
   int errors = d.errors ? d.errors : !g;
   if (g) {
@@ -61,6 +65,7 @@ int pt_check(const char *config_path, FILE *out) {
             c->napis, c->nbackends, c->nlisten);
     pt_generation_unref(g);
   }
+  pt_store_free(store);
   pt_diag_free(&d);
   return errors;
 }
@@ -80,6 +85,11 @@ pt_gateway_t *pt_gateway_new(void) {
   if (!gw) return NULL;
   uv_mutex_init(&gw->lock);
   gw->log_fd = -1;
+  if (!(gw->store = pt_store_new(64u << 20))) {
+    uv_mutex_destroy(&gw->lock);
+    free(gw);
+    return NULL;
+  }
   return gw;
 }
 
@@ -105,7 +115,7 @@ static void forget_generation(void *owner, pt_generation_t *g) {
  * untouched when anything fails. The errors stay for /status. */
 static int publish(pt_gateway_t *gw, FILE *errors, const char *trigger) {
   pt_diag_free(&gw->last.diag);
-  pt_generation_t *g = build(gw->config_path, gw->generations + 1, &gw->last.diag);
+  pt_generation_t *g = build(gw->config_path, gw->generations + 1, gw->store, &gw->last.diag);
   pt_diag_print(&gw->last.diag, errors);
   uv_timeval64_t tv;
   gw->last.at = uv_gettimeofday(&tv) == 0 ? (double)tv.tv_sec + tv.tv_usec / 1e6 : 0;
@@ -113,6 +123,7 @@ static int publish(pt_gateway_t *gw, FILE *errors, const char *trigger) {
   gw->last.ok = g != NULL;
   gw->last.trigger = trigger;
   if (!g) return -1;
+  pt_store_set_cache_limit(gw->store, g->config->cache_max_bytes);
   g->owner = gw;
   g->on_free = forget_generation;
   uv_mutex_lock(&gw->lock);
@@ -306,6 +317,7 @@ void pt_gateway_free(pt_gateway_t *gw) {
   if (!gw) return;
   if (gw->current) pt_generation_unref(gw->current);
   pt_diag_free(&gw->last.diag);
+  pt_store_free(gw->store);
   uv_mutex_destroy(&gw->lock);
   free(gw->config_path);
   free(gw);

@@ -191,9 +191,16 @@ int pt_http_status_line(pt_buf_t *out, int minor, int status) {
   return rc ? rc : append_line(out, "", text, strlen(text));
 }
 
-int pt_http_forward_response_head(pt_buf_t *out, int minor, int status, const pt_headers_t *h,
-                                  const char *via, pt_framing_t framing, int keep_alive) {
-  int rc = pt_http_status_line(out, minor, status);
+int pt_http_forward_response_head(pt_buf_t *out, int minor, int status, const char *reason,
+                                  const pt_headers_t *h, const char *via, pt_framing_t framing, int keep_alive) {
+  int rc;
+  if (reason && *reason) {
+    rc = pt_buf_appends(out, minor ? "HTTP/1.1 " : "HTTP/1.0 ");
+    if (!rc) rc = pt_buf_dec(out, (uint64_t)status);
+    if (!rc) rc = append_line(out, " ", reason, strlen(reason));
+  } else {
+    rc = pt_http_status_line(out, minor, status);
+  }
   for (int i = 0; i < h->count && !rc; i++)
     if (!pt_headers_hop_by_hop(h, i)) rc = append_header(out, h, i);
   if (!rc) rc = append_line(out, "Via: ", via, strlen(via));

@@ -67,9 +67,10 @@ int pt_http_status_line(pt_buf_t *out, int minor, int status);
 
 typedef enum { PT_FRAME_LENGTH, PT_FRAME_CHUNKED, PT_FRAME_CLOSE, PT_FRAME_NONE } pt_framing_t;
 /* Writes the response head sent downstream: the backend's end-to-end headers
- * plus Via and the framing/connection headers the gateway chose. */
-int pt_http_forward_response_head(pt_buf_t *out, int minor, int status, const pt_headers_t *h,
-                                  const char *via, pt_framing_t framing, int keep_alive);
+ * plus Via and the framing/connection headers the gateway chose. A NULL
+ * reason is the standard one for the status. */
+int pt_http_forward_response_head(pt_buf_t *out, int minor, int status, const char *reason,
+                                  const pt_headers_t *h, const char *via, pt_framing_t framing, int keep_alive);
 /* A whole response made by policies: its headers, a Content-Length of
  * body_len (replacing any), Via and the connection header. */
 int pt_http_policy_response_head(pt_buf_t *out, int minor, int status, const char *reason,

@@ -10,13 +10,16 @@
 
 #include "lembed.h"
 #include "registry.h"
+#include "store.h"
 
 int luaopen_cjson(lua_State *L); /* lua-cjson, linked in and preloaded */
+int luaopen_lxp(lua_State *L);   /* lua-expat, for xml-to-json */
 
 struct pt_lua_s {
   lua_State *L;
   size_t used, limit; /* bytes, for the memory cap */
   int run_ref, flags_ref;
+  struct pt_policy_run_s *current; /* the request being resumed, for the instruction hook */
 };
 
 struct pt_policy_run_s {
@@ -65,11 +68,83 @@ static int embedded_searcher(lua_State *L) {
   return 1;
 }
 
+/* ---- portico.host: the gateway-wide state of traffic policies (ENGINE.md) ---- */
+
+static pt_store_t *host_store(lua_State *L) { return lua_touserdata(L, lua_upvalueindex(1)); }
+
+/* host.count(key, window_ms, increment, limit) -> allowed, count, reset_in_ms  [-4, +3, e] */
+static int host_count(lua_State *L) {
+  int64_t count = 0;
+  uint64_t reset = 0;
+  int ok = pt_store_count(host_store(L), luaL_checkstring(L, 1), (uint64_t)luaL_checkinteger(L, 2),
+                          luaL_checkinteger(L, 3), luaL_checkinteger(L, 4), &count, &reset);
+  lua_pushboolean(L, ok);
+  lua_pushinteger(L, count);
+  lua_pushinteger(L, (lua_Integer)reset);
+  return 3;
+}
+
+/* host.concurrency(key, delta, max) -> ok, current  [-3, +2, e] */
+static int host_concurrency(lua_State *L) {
+  int64_t current = 0;
+  int ok = pt_store_concurrency(host_store(L), luaL_checkstring(L, 1), (int)luaL_checkinteger(L, 2),
+                                luaL_optinteger(L, 3, 0), &current);
+  lua_pushboolean(L, ok);
+  lua_pushinteger(L, current);
+  return 2;
+}
+
+/* host.cache_get(key) -> string or nil  [-1, +1, e] */
+static int host_cache_get(lua_State *L) {
+  size_t len = 0;
+  char *v = pt_store_cache_get(host_store(L), luaL_checkstring(L, 1), &len);
+  if (v) lua_pushlstring(L, v, len);
+  else lua_pushnil(L);
+  free(v);
+  return 1;
+}
+
+/* host.cache_set(key, value, ttl_ms)  [-3, +0, e] */
+static int host_cache_set(lua_State *L) {
+  size_t len;
+  const char *v = luaL_checklstring(L, 2, &len);
+  pt_store_cache_set(host_store(L), luaL_checkstring(L, 1), v, len, (uint64_t)luaL_checkinteger(L, 3));
+  return 0;
+}
+
+/* host.cache_delete(key)  [-1, +0, e] */
+static int host_cache_delete(lua_State *L) {
+  pt_store_cache_delete(host_store(L), luaL_checkstring(L, 1));
+  return 0;
+}
+
+/* host.now_ms() -> integer  [-0, +1, -] */
+static int host_now_ms(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)pt_store_now_ms());
+  return 1;
+}
+
+/* package.preload["portico.host"]: the store rides along as an upvalue. */
+static int open_host(lua_State *L) {
+  static const luaL_Reg fns[] = {{"count", host_count}, {"concurrency", host_concurrency},
+                                 {"cache_get", host_cache_get}, {"cache_set", host_cache_set},
+                                 {"cache_delete", host_cache_delete}, {"now_ms", host_now_ms}, {NULL, NULL}};
+  luaL_newlibtable(L, fns);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  luaL_setfuncs(L, fns, 1);
+  return 1;
+}
+
 /* require() finds preloaded C modules and embedded Lua, never package.cpath. */
-static void setup_require(lua_State *L) {
+static void setup_require(lua_State *L, pt_store_t *store) {
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   lua_pushcfunction(L, luaopen_cjson);
   lua_setfield(L, -2, "cjson");
+  lua_pushcfunction(L, luaopen_lxp);
+  lua_setfield(L, -2, "lxp");
+  lua_pushlightuserdata(L, store);
+  lua_pushcclosure(L, open_host, 1);
+  lua_setfield(L, -2, "portico.host");
   lua_pop(L, 1);
   lua_getglobal(L, "package");
   lua_createtable(L, 2, 0);
@@ -277,8 +352,9 @@ pt_lua_t *pt_lua_new(const pt_generation_t *g, pt_diag_t *d) {
     free(s);
     return NULL;
   }
+  *(pt_lua_t **)lua_getextraspace(s->L) = s; /* copied into every thread made from now on */
   luaL_openlibs(s->L); /* the engine is trusted; policy code gets a sandboxed env from it */
-  setup_require(s->L);
+  setup_require(s->L, g->store);
   if (load_engine(s, g, d) < 0) {
     pt_lua_free(s);
     return NULL;
@@ -413,7 +489,22 @@ static void read_headers(lua_State *L, int t, pt_headers_t *h) {
   lua_pop(L, 2);
 }
 
+static void calls_free(pt_policy_result_t *r) {
+  for (int i = 0; i < r->ncalls; i++) {
+    pt_policy_call_t *k = &r->calls[i];
+    free(k->method), free(k->url);
+    pt_headers_free(&k->headers);
+    pt_buf_free(&k->body);
+  }
+  free(r->calls);
+  r->calls = NULL;
+  r->ncalls = 0;
+}
+
 static void result_reset(pt_policy_result_t *r) {
+  calls_free(r);
+  r->any = 0;
+  r->sleep_ms = 0;
   free(r->method), free(r->base_url), free(r->backend_id), free(r->path), free(r->query), free(r->reason);
   free(r->error_reason), free(r->error_message), free(r->traces);
   r->method = r->base_url = r->backend_id = r->path = r->query = r->reason = NULL;
@@ -483,17 +574,74 @@ static void internal_error(pt_policy_result_t *r, const char *why) {
   r->has_body = pt_buf_append(&r->body, body, sizeof body - 1) == 0;
 }
 
+/* Every thread's extra space holds its state (threads copy the main one's,
+ * coroutines made by policies included); the budget is the current run's. */
 static void on_count(lua_State *co, lua_Debug *ar) {
-  pt_policy_run_t *run = *(pt_policy_run_t **)lua_getextraspace(co);
-  if (--run->budget < 0) luaL_error(co, "instruction budget exceeded (a runaway loop in a policy expression?)");
+  pt_policy_run_t *run = (*(pt_lua_t **)lua_getextraspace(co))->current;
+  if (run && --run->budget < 0) luaL_error(co, "instruction budget exceeded (a runaway loop in a policy expression?)");
+}
+
+/* yield("send", calls, opts): the calls at index t, opts at t + 1. */
+static void read_calls(lua_State *L, int t, pt_policy_result_t *r) {
+  result_reset(r);
+  r->step = PT_POLICY_SEND;
+  int n = (int)luaL_len(L, t);
+  r->calls = calloc((size_t)(n > 0 ? n : 1), sizeof *r->calls);
+  for (int i = 0; r->calls && i < n; i++, r->ncalls++) {
+    pt_policy_call_t *k = &r->calls[i];
+    lua_rawgeti(L, t, i + 1);
+    int c = lua_gettop(L);
+    if (lua_istable(L, c)) {
+      k->method = field_dup(L, c, "method");
+      k->url = field_dup(L, c, "url");
+      read_headers(L, c, &k->headers);
+      lua_getfield(L, c, "timeout");
+      k->timeout_ms = (uint64_t)lua_tointeger(L, -1);
+      lua_getfield(L, c, "one_way");
+      k->one_way = lua_toboolean(L, -1);
+      lua_getfield(L, c, "body");
+      size_t len;
+      const char *b = lua_tolstring(L, -1, &len);
+      if (b) k->has_body = pt_buf_append(&k->body, b, len) == 0;
+      lua_pop(L, 3);
+    }
+    lua_pop(L, 1);
+  }
+  if (lua_istable(L, t + 1)) {
+    lua_getfield(L, t + 1, "any");
+    r->any = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+}
+
+/* Reads what the coroutine yielded: ("forward", fwd) | ("send", calls, opts) | ("sleep", ms). */
+static int read_yield(lua_State *co, int nres, pt_policy_result_t *r) {
+  int base = lua_gettop(co) - nres + 1;
+  const char *what = lua_tostring(co, base);
+  if (!what) return -1;
+  if (strcmp(what, "forward") == 0 && nres >= 2 && lua_istable(co, base + 1)) {
+    read_result(co, base + 1, PT_POLICY_FORWARD, r);
+  } else if (strcmp(what, "send") == 0 && nres >= 2 && lua_istable(co, base + 1)) {
+    if (nres < 3) lua_pushnil(co);
+    read_calls(co, base + 1, r);
+  } else if (strcmp(what, "sleep") == 0 && nres >= 2) {
+    result_reset(r);
+    r->step = PT_POLICY_SLEEP;
+    r->sleep_ms = (uint64_t)lua_tointeger(co, base + 1);
+  } else {
+    return -1;
+  }
+  return 0;
 }
 
 static void resume(pt_policy_run_t *run, int nargs, pt_policy_result_t **res) {
   lua_State *co = run->co;
   int nres = 0;
+  run->owner->current = run;
   int rc = lua_resume(co, run->owner->L, nargs, &nres);
-  if (rc == LUA_YIELD && nres >= 2 && lua_istable(co, -1)) {
-    read_result(co, lua_gettop(co), PT_POLICY_FORWARD, &run->res);
+  run->owner->current = NULL;
+  if (rc == LUA_YIELD && read_yield(co, nres, &run->res) == 0) {
+    /* the step is in run->res */
   } else if (rc == LUA_OK && nres >= 1 && lua_istable(co, -1)) {
     read_result(co, lua_gettop(co), PT_POLICY_RESPOND, &run->res);
     run->done = 1;
@@ -517,7 +665,6 @@ pt_policy_run_t *pt_policy_start(pt_lua_t *s, const pt_policy_request_t *req, pt
     return NULL;
   }
   run->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  *(pt_policy_run_t **)lua_getextraspace(run->co) = run;
   lua_sethook(run->co, on_count, LUA_MASKCOUNT, HOOK_EVERY);
   lua_rawgeti(run->co, LUA_REGISTRYINDEX, s->run_ref);
   push_request(run->co, req);
@@ -553,8 +700,39 @@ void pt_policy_resume_error(pt_policy_run_t *run, const char *reason, const char
   resume(run, 1, res);
 }
 
+void pt_policy_resume_calls(pt_policy_run_t *run, const pt_call_result_t *results, int n, pt_policy_result_t **res) {
+  lua_State *co = run->co;
+  lua_createtable(co, n, 0);
+  for (int i = 0; i < n; i++) {
+    const pt_call_result_t *k = &results[i];
+    lua_createtable(co, 0, 4);
+    if (k->one_way) {
+      lua_pushboolean(co, 1);
+      lua_setfield(co, -2, "one_way");
+    } else if (k->status) {
+      lua_pushinteger(co, k->status);
+      lua_setfield(co, -2, "status");
+      set_str(co, "reason", k->reason);
+      push_headers(co, k->headers);
+      lua_setfield(co, -2, "headers");
+      lua_pushlstring(co, k->body ? k->body : "", k->body_len);
+      lua_setfield(co, -2, "body");
+    } else {
+      lua_createtable(co, 0, 2);
+      set_str(co, "Reason", k->reason ? k->reason : "BackendConnectionFailure");
+      set_str(co, "Message", k->message ? k->message : "");
+      lua_setfield(co, -2, "error");
+    }
+    lua_rawseti(co, -2, i + 1);
+  }
+  resume(run, 1, res);
+}
+
+void pt_policy_resume_sleep(pt_policy_run_t *run, pt_policy_result_t **res) { resume(run, 0, res); }
+
 void pt_policy_free(pt_policy_run_t *run) {
   if (!run) return;
+  if (!run->done) lua_resetthread(run->co); /* closes its to-be-closed variables (limit-concurrency slots) */
   luaL_unref(run->owner->L, LUA_REGISTRYINDEX, run->co_ref);
   result_reset(&run->res);
   pt_headers_free(&run->res.headers);

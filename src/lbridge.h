@@ -51,7 +51,26 @@ typedef struct pt_policy_request_s {
   double timestamp;
 } pt_policy_request_t;
 
-typedef enum { PT_POLICY_FORWARD, PT_POLICY_RESPOND } pt_policy_step_t;
+typedef enum { PT_POLICY_FORWARD, PT_POLICY_RESPOND, PT_POLICY_SEND, PT_POLICY_SLEEP } pt_policy_step_t;
+
+/* One call of send-request / send-one-way-request / wait (PT_POLICY_SEND). */
+typedef struct pt_policy_call_s {
+  char *method, *url;
+  pt_headers_t headers;
+  pt_buf_t body;
+  int has_body, one_way;
+  uint64_t timeout_ms;
+} pt_policy_call_t;
+
+/* The answer to one call, for pt_policy_resume_calls. */
+typedef struct pt_call_result_s {
+  int status;               /* 0: failed (reason, message) */
+  const char *reason, *message;
+  const pt_headers_t *headers;
+  const char *body;
+  size_t body_len;
+  int one_way;
+} pt_call_result_t;
 
 /* What the coroutine asks for next. Owned by the run; valid until the next call on it. */
 typedef struct pt_policy_result_s {
@@ -68,6 +87,10 @@ typedef struct pt_policy_result_s {
   int streamed;        /* RESPOND: send the backend's body through */
   char *error_reason, *error_message; /* RESPOND: the request went through on-error */
   char *traces;        /* RESPOND: trace records as a JSON array, or NULL */
+  pt_policy_call_t *calls; /* SEND: the calls to make, concurrently */
+  int ncalls;
+  int any;             /* SEND: resume when the first call finishes */
+  uint64_t sleep_ms;   /* SLEEP */
 } pt_policy_result_t;
 
 /* Starts engine.run(req). Returns the run (NULL on allocation failure) with its first step in *res. */
@@ -78,6 +101,10 @@ void pt_policy_resume(pt_policy_run_t *run, int status, const char *reason, cons
 /* Resumes after a failed forward (APIM LastError.Reason and Message). */
 void pt_policy_resume_error(pt_policy_run_t *run, const char *reason, const char *message,
                             pt_policy_result_t **res);
+/* Resumes after a SEND with one result per call, in order. */
+void pt_policy_resume_calls(pt_policy_run_t *run, const pt_call_result_t *results, int n, pt_policy_result_t **res);
+/* Resumes after a SLEEP. */
+void pt_policy_resume_sleep(pt_policy_run_t *run, pt_policy_result_t **res);
 void pt_policy_free(pt_policy_run_t *run);
 
 #endif

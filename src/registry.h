@@ -34,6 +34,7 @@ typedef struct pt_generation_s {
   pt_strmap_t subscription_by_key; /* primary and secondary keys -> pt_subscription_cfg_t */
   char via[96];                  /* "1.1 <gateway id>" */
   int has_policies;              /* some scope has a policy document */
+  struct pt_store_s *store;      /* the gateway's traffic-policy state (borrowed; outlives it) */
   pt_file_text_t *files;         /* policy documents, fragments and user policy modules, as read */
   int nfiles;
   pt_selfchain_t selfchain;      /* this gateway's own endpoints */

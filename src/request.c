@@ -65,6 +65,7 @@ void pt__request_free(pt_conn_t *c) {
     if (!r->reason) r->reason = "ClientConnectionFailure";
   }
   if (r->status || r->bytes_in) request_log(c, r);
+  pt_callout_cancel(r->callout);
   pt_policy_free(r->run);
   pt_dispatch_free(&r->d);
   pt_buf_free(&r->body);
@@ -137,8 +138,9 @@ static int expects_continue(pt_conn_t *c) {
          pt_http_list_has(pt_header_value(&r->headers, e), r->headers.items[e].value_len, "100-continue");
 }
 
-/* Starts the exchange with the head in r->d; `body` (may be NULL) replaces the client's body. */
-static void start_exchange(pt_conn_t *c, const pt_buf_t *body) {
+/* Starts the exchange with the head in r->d; `body` (may be NULL) replaces the
+ * client's body; timeout_ms (0: the gateway's) bounds the wait for the response. */
+static void start_exchange(pt_conn_t *c, const pt_buf_t *body, uint64_t timeout_ms) {
   pt_request_t *r = c->req;
   const pt_config_t *cfg = r->gen->config;
   r->backend = r->d.backend;
@@ -151,7 +153,7 @@ static void start_exchange(pt_conn_t *c, const pt_buf_t *body) {
       .idempotent = is_idempotent(c->parser.method),
       .in_process = r->d.self != NULL,
       .connect_timeout_ms = cfg->timeouts.backend_connect,
-      .response_timeout_ms = cfg->timeouts.backend,
+      .response_timeout_ms = timeout_ms ? timeout_ms : cfg->timeouts.backend,
   };
   if (pt_exchange_start(c->w, &xp, &exchange_handler, c, &r->x) < 0)
     return pt__respond_error(c, 500, "InternalError", "Out of memory");
@@ -174,11 +176,25 @@ static const char *product_of(const pt_dispatch_t *d) {
 
 static void apply_step(pt_conn_t *c, pt_policy_result_t *res);
 
+/* Secret named values never reach the log, even inside an error message. */
+static void scrub_secrets(const pt_config_t *c, char *s) {
+  for (int i = 0; s && i < c->nnamed_values; i++) {
+    const pt_named_value_cfg_t *nv = &c->named_values[i];
+    size_t n = nv->secret && nv->value ? strlen(nv->value) : 0;
+    if (n < 4) continue; /* too short to tell from ordinary text */
+    for (char *p = n ? strstr(s, nv->value) : NULL; p; p = strstr(p + 3, nv->value)) {
+      memcpy(p, "***", 3);
+      memmove(p + 3, p + n, strlen(p + n) + 1);
+    }
+  }
+}
+
 static void keep_log_fields(pt_request_t *r, pt_policy_result_t *res) {
   if (res->error_reason && !r->policy_reason) {
     r->policy_reason = res->error_reason, res->error_reason = NULL;
     r->reason = r->policy_reason;
     if (!r->detail) r->detail = res->error_message, res->error_message = NULL;
+    scrub_secrets(r->gen->config, r->detail);
   }
   if (res->traces && !r->traces) r->traces = res->traces, res->traces = NULL;
 }
@@ -203,6 +219,10 @@ static void respond_from_policy(pt_conn_t *c, pt_policy_result_t *res, const cha
 
 static void forward_from_policy(pt_conn_t *c, pt_policy_result_t *res) {
   pt_request_t *r = c->req;
+  if (r->buffer_request && !r->message_done && !res->has_body) { /* the body is sent whole: wait for it */
+    r->pending_forward = res;
+    return;
+  }
   const pt_buf_t *body = res->has_body ? &res->body : r->buffer_request ? &r->body : NULL;
   pt_forward_override_t ov = {
       .method = res->method, .backend_id = res->backend_id, .base_url = res->base_url,
@@ -220,18 +240,51 @@ static void forward_from_policy(pt_conn_t *c, pt_policy_result_t *res) {
     pt_policy_resume_error(r->run, r->d.reason, r->d.message, &res);
     return apply_step(c, res);
   }
-  start_exchange(c, body);
+  start_exchange(c, body, res->timeout_ms);
+}
+
+/* The calls or the pause the coroutine waited for are over: resume it. */
+static void on_callout(void *data, const pt_call_result_t *results, int n) {
+  pt_conn_t *c = data;
+  pt_request_t *r = c->req;
+  pt_policy_result_t *res;
+  r->callout = NULL;
+  if (results) pt_policy_resume_calls(r->run, results, n, &res);
+  else pt_policy_resume_sleep(r->run, &res);
+  apply_step(c, res);
+  pt__conn_advance(c);
+}
+
+/* A new forward after a response or an error (retry): the old answer is dropped. */
+static void forget_response(pt_request_t *r) {
+  if (r->x) pt_exchange_abort(r->x);
+  r->x = NULL;
+  r->buffer_response = r->discard_response = 0;
+  r->resp_body.len = 0;
+  pt_headers_reset(&r->resp_headers);
+  free(r->policy_reason), free(r->detail);
+  r->policy_reason = r->detail = NULL;
+  r->reason = NULL;
 }
 
 /* Carries out what the coroutine asked for. */
 static void apply_step(pt_conn_t *c, pt_policy_result_t *res) {
   pt_request_t *r = c->req;
-  if (res->step == PT_POLICY_FORWARD && !r->x && !r->response_started) return forward_from_policy(c, res);
-  if (res->step == PT_POLICY_FORWARD) { /* a second forward-request is not supported yet */
-    res->step = PT_POLICY_RESPOND;
-    res->status = 500;
-    pt_headers_reset(&res->headers);
-    res->has_body = 0;
+  if (res->step == PT_POLICY_SEND || res->step == PT_POLICY_SLEEP) {
+    if (r->has_body && !r->message_done) r->buffer_request = 1; /* keep the body for the forward to come */
+    r->callout = res->step == PT_POLICY_SEND
+                     ? pt_callout_start(c->w, r->gen, res->calls, res->ncalls, res->any, on_callout, c)
+                     : pt_callout_sleep(c->w, res->sleep_ms, on_callout, c);
+    if (!r->callout) pt__respond_error(c, 500, "InternalError", "Out of memory");
+    return;
+  }
+  if (res->step == PT_POLICY_FORWARD && !r->response_started) {
+    forget_response(r);
+    return forward_from_policy(c, res);
+  }
+  if (res->step == PT_POLICY_FORWARD) { /* the client already has a response: it cannot change */
+    r->reason = "InternalError";
+    return pt__conn_close(c);
   }
   if (res->streamed && r->buffer_response) return respond_from_policy(c, res, r->resp_body.base, r->resp_body.len);
   respond_from_policy(c, res, res->has_body ? res->body.base : "", res->has_body ? res->body.len : 0);
@@ -306,12 +359,12 @@ void pt__request_dispatch(pt_conn_t *c) {
   }
   if (pt_dispatch_forward(r->gen, &in, &r->d, NULL) < 0) return pt__respond_error(c, 500, "InternalError", "Out of memory");
   if (r->d.status) return pt__respond_error(c, r->d.status, r->d.reason, r->d.message);
-  start_exchange(c, NULL);
+  start_exchange(c, NULL, 0);
 }
 
 void pt__request_body(pt_conn_t *c, const char *at, size_t len) {
   pt_request_t *r = c->req;
-  if (r->buffer_request && !r->run) {
+  if (r->buffer_request && !r->x) {
     if (pt_buf_append(&r->body, at, len)) pt__respond_error(c, 500, "InternalError", "Out of memory");
     return;
   }
@@ -329,6 +382,11 @@ void pt__request_body(pt_conn_t *c, const char *at, size_t len) {
 void pt__request_body_done(pt_conn_t *c) {
   pt_request_t *r = c->req;
   if (r->buffer_request && !r->run && !r->response_started) return policy_start(c);
+  if (r->pending_forward) {
+    pt_policy_result_t *res = r->pending_forward;
+    r->pending_forward = NULL;
+    return forward_from_policy(c, res);
+  }
   if (!r->x || r->replace_body) return;
   if (r->chunked_in) pt_exchange_write(r->x, "0\r\n\r\n", 5);
   pt_exchange_end_body(r->x);
@@ -356,6 +414,7 @@ static void outbound_head(pt_conn_t *c, int status, const pt_headers_t *h, pt_fr
   if (res->step == PT_POLICY_RESPOND && res->streamed) {
     size_t before = c->out.pending.len;
     pt_http_forward_response_head(&c->out.pending, c->parser.http_minor, res->status ? res->status : status,
+                                  res->reason,
                                   &res->headers, r->gen->via, framing, r->keep_alive);
     r->bytes_out += c->out.pending.len - before;
     r->status = res->status ? res->status : status;
@@ -385,7 +444,7 @@ static void x_on_head(pt_exchange_t *x, int status, const pt_headers_t *h, pt_fr
   }
   if (r->policy) return outbound_head(c, status, h, framing);
   size_t before = c->out.pending.len;
-  pt_http_forward_response_head(&c->out.pending, minor, status, h, r->gen->via, framing, r->keep_alive);
+  pt_http_forward_response_head(&c->out.pending, minor, status, NULL, h, r->gen->via, framing, r->keep_alive);
   r->bytes_out += c->out.pending.len - before;
 }
 

@@ -211,6 +211,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
 
 static int on_headers_complete(llhttp_t *p) {
   pt_exchange_t *x = parser_exchange(p);
+  if (x->aborted) return -1; /* the owner gave up inside a callback: stop here */
   int status = p->status_code;
   if (status >= 100 && status < 200) {
     if (status == 101) return -1; /* upgrades are not forwarded */
@@ -229,6 +230,7 @@ static int on_headers_complete(llhttp_t *p) {
 
 static int on_body(llhttp_t *p, const char *at, size_t len) {
   pt_exchange_t *x = parser_exchange(p);
+  if (x->aborted) return -1;
   x->h->on_body(x, at, len);
   return 0;
 }

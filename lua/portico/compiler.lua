@@ -672,6 +672,10 @@ function Site:element(node, i)
         concat(mod.sections, ", "))
     end
   end
+  -- a module that sends the client's request (`forwards = true`, forward-request)
+  -- inside one that may run it again (a site with `replays`, retry) needs the
+  -- request body buffered so that it can be sent twice
+  if mod.forwards and self.replays then self:needs_body("request") end
   local path = (self.path ~= "" and (self.path .. "/") or "") .. name .. "[" .. (i or 1) .. "]"
   local site = self:derive({ path = path, node = node })
   local before = #self.k.errors

@@ -49,10 +49,11 @@ M.Failure = Failure
 
 -- Raises an APIM error: `reason` (LastError.Reason), `message`, the status the
 -- client gets without on-error (default 500), and `source` (default: the
--- policy that is running).
-function M.fail(reason, message, status, source, client_message)
+-- policy that is running). `headers` ({{n,v},...}, optional) go on the error
+-- response (rate limits' Retry-After).
+function M.fail(reason, message, status, source, client_message, headers)
   error(setmetatable({ reason = reason, message = message, status = status or 500,
-    source = source, client_message = client_message }, Failure), 0)
+    source = source, client_message = client_message, headers = headers }, Failure), 0)
 end
 
 function M.is_failure(e)
@@ -950,6 +951,12 @@ function MP.Values(d)
 end
 local multi_mt = view_class("IReadOnlyDictionary`2", MV, MP)
 
+-- A variable that holds C# null (send-request ignore-error="true" after a failed
+-- call): ContainsKey is true, reading it gives null. A Lua table cannot hold nil.
+local NULL = setmetatable({}, { __name = "null", __tostring = function() return "null" end })
+M.NULL = NULL
+local function unnull(v) if v == NULL then return nil end return v end
+
 -- name -> value over a plain table (`t`)
 local DV, DP = {}, {}
 local function sorted_keys(t)
@@ -961,17 +968,17 @@ end
 function DV.get_Item(d, k)
   local v = d.t[k]
   if v == nil then not_found(k) end
-  return v
+  return unnull(v)
 end
 function DV.GetValueOrDefault(d, k, def)
   local v = d.t[k]
   if v == nil then return def end
-  return v
+  return unnull(v)
 end
 function DV.ContainsKey(d, k) return d.t[k] ~= nil end
 function DV.TryGetValue(d, k)
   local v = d.t[k]
-  return v ~= nil, v
+  return v ~= nil, unnull(v)
 end
 function DV.GetEnumerator(d)
   local ks, t, i = sorted_keys(d.t), d.t, 0
@@ -979,7 +986,7 @@ function DV.GetEnumerator(d)
     i = i + 1
     local k = ks[i]
     if k == nil then return nil end
-    return i, kvpair(k, t[k])
+    return i, kvpair(k, unnull(t[k]))
   end
 end
 function DV.ToString() return "System.Collections.Generic.Dictionary`2[System.String,System.Object]" end
@@ -987,7 +994,7 @@ function DP.Count(d) return #sorted_keys(d.t) end
 function DP.Keys(d) return rt_array(sorted_keys(d.t)) end
 function DP.Values(d)
   local out = {}
-  for i, k in ipairs(sorted_keys(d.t)) do out[i] = d.t[k] end
+  for i, k in ipairs(sorted_keys(d.t)) do out[i] = unnull(d.t[k]) end
   return rt_array(out)
 end
 local dict_mt = view_class("IReadOnlyDictionary`2", DV, DP)

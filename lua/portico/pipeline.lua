@@ -12,7 +12,7 @@ local context = require "portico.context"
 
 local format, gsub, lower = string.format, string.gsub, string.lower
 local yield = coroutine.yield
-local pcall, type, tostring, rawget = pcall, type, tostring, rawget
+local pcall, type, tostring, rawget, ipairs = pcall, type, tostring, rawget, ipairs
 
 local M = {}
 
@@ -45,7 +45,7 @@ local function normalize(ctx, err)
   if context.is_failure(err) then
     e = {
       source = err.source or cur.source, reason = err.reason, message = err.message,
-      status = err.status or 500, client_message = err.client_message,
+      status = err.status or 500, client_message = err.client_message, headers = err.headers,
     }
   else
     local msg = tostring(err)
@@ -68,8 +68,11 @@ M.normalize = normalize
 
 local function error_response(e)
   local status = e.status or 500
-  return context.response(status, nil, { { "Content-Type", "application/json" } },
-    M.error_body(status, e.client_message))
+  local headers = { { "Content-Type", "application/json" } }
+  if e.headers then
+    for _, h in ipairs(e.headers) do headers[#headers + 1] = { h[1], h[2] } end
+  end
+  return context.response(status, nil, headers, M.error_body(status, e.client_message))
 end
 
 ------------------------------------------------------------------------------
@@ -97,6 +100,8 @@ local function body_to_send(request)
   if b.set then return b.text or "", true end
   return b.text, false
 end
+
+M.body_to_send = body_to_send
 
 local header_list = context.Request.header_list
 local query_string = context.Request.query_string
@@ -166,9 +171,35 @@ function M.trace(ctx, rec)
   end
 end
 
+-- Runs `fn(ctx, response)` once the request is done (after outbound or
+-- on-error, on the response about to be sent): what policies that run in
+-- inbound do at "the end of the outbound pipeline" (rate-limit-by-key's
+-- deferred increment, remaining-calls headers, cors headers). Errors in `fn`
+-- are ignored: the answer is decided by then.
+function M.at_end(ctx, fn)
+  local list = rawget(ctx, "at_end_fns")
+  if not list then list = {}; ctx.at_end_fns = list end
+  list[#list + 1] = fn
+end
+
+local function run_at_end(ctx)
+  local list = rawget(ctx, "at_end_fns")
+  if not list then return end
+  local resp = ctx.returned or ctx.response
+  for i = 1, #list do pcall(list[i], ctx, resp) end
+end
+
 -- Ends the pipeline with `response` (return-response, mock-response).
 function M.finish(ctx, response)
   ctx.returned = response
+  ctx.stopped = true
+end
+
+-- Answers with `response` as if the backend had (cache-lookup's hit): the rest
+-- of inbound and the backend section are skipped, outbound still runs.
+function M.serve(ctx, response)
+  ctx.response = response
+  ctx.served = true
   ctx.stopped = true
 end
 
@@ -216,7 +247,9 @@ end
 function M.run(chain, req, info)
   local ctx = context.new(req, info)
   local ok, err = pcall(chain.inbound, ctx)
-  if ok and not ctx.stopped then
+  if ok and rawget(ctx, "served") then
+    ctx.stopped = false -- served from the cache (M.serve): on to outbound
+  elseif ok and not ctx.stopped then
     ctx.section = "backend"
     ok, err = pcall(chain.backend, ctx)
   end
@@ -225,6 +258,7 @@ function M.run(chain, req, info)
     ok, err = pcall(chain.outbound, ctx)
   end
   if not ok then on_error(chain, ctx, err) end
+  run_at_end(ctx)
   return final(ctx), ctx
 end
 

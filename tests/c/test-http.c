@@ -66,12 +66,12 @@ static void test_forward_response(void) {
   add(&h, "Connection", "X-Hop");
   add(&h, "X-Hop", "1");
   pt_buf_t out = {0};
-  CHECK(pt_http_forward_response_head(&out, 1, 200, &h, "1.1 edge-1", PT_FRAME_CHUNKED, 1) == 0);
+  CHECK(pt_http_forward_response_head(&out, 1, 200, NULL, &h, "1.1 edge-1", PT_FRAME_CHUNKED, 1) == 0);
   CHECK_MEM(out.base, out.len,
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVia: 1.1 edge-1\r\n"
             "Transfer-Encoding: chunked\r\n\r\n");
   out.len = 0;
-  CHECK(pt_http_forward_response_head(&out, 0, 404, &h, "1.1 e", PT_FRAME_CLOSE, 0) == 0);
+  CHECK(pt_http_forward_response_head(&out, 0, 404, NULL, &h, "1.1 e", PT_FRAME_CLOSE, 0) == 0);
   CHECK_MEM(out.base, out.len,
             "HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\nVia: 1.1 e\r\nConnection: close\r\n\r\n");
   pt_buf_free(&out);

@@ -276,11 +276,15 @@ apis:
     assert.are.same({ "k1" }, values("echo"))
   end)
 
-  it("set-method changes the backend's method; set-status changes the client's status", function()
-    local r, e = call({ path = "/meth/m" }, 202)
-    assert.are.equal("Taken", r.reason)
-    assert.are.equal("PUT", e.method)
-    assert.are.equal("/v1/m", e.target)
+  it("set-method changes the method the backend receives", function()
+    local _, e = call({ method = "GET", path = "/meth/m" }, 202)
+    assert.are.equal("PUT /v1/m HTTP/1.1", e.request_line)
+  end)
+
+  it("set-status in outbound changes the client's status code and reason phrase", function()
+    local r = call({ path = "/meth/s" }, 202)
+    assert.are.equal("main", r:header("X-Backend-Name"))
+    assert.are.equal("HTTP/1.1 202 Taken", r.status_line)
   end)
 
   it("set-body replaces the request body the backend receives (framed with Content-Length)", function()
@@ -581,6 +585,8 @@ apis:
     assert.is_truthy(entry, "no access log entry for /leak/l")
     assert.are.equal("ExpressionValueEvaluationFailure", entry.reason)
     assert.is_nil((r.raw_head .. (r.body or "")):find(SECRET, 1, true), "the secret reached the client")
+    -- the document has no <on-error>: the global one ran (a missing section inherits)
+    assert.are.equal("ExpressionValueEvaluationFailure", r:header("X-Global-On-Error"))
     local leaked = {}
     for _, line in ipairs(gw.access_log_lines()) do
       if line:find(SECRET, 1, true) then leaked[#leaked + 1] = line end

@@ -111,9 +111,9 @@ end)
 
 describe("load errors", function()
   it("name unsupported policies with their location", function()
-    local errs = h.load_errors(h.spec({ api = '<policies>\n<inbound>\n  <rate-limit calls="1" renewal-period="1"/>\n  <frobnicate/>\n</inbound>\n</policies>' }))
+    local errs = h.load_errors(h.spec({ api = '<policies>\n<inbound>\n  <validate-jwt header-name="Authorization"/>\n  <frobnicate/>\n</inbound>\n</policies>' }))
     assert.same({
-      "api.xml:3:3: policy rate-limit is not supported (planned: traffic and integration policies)",
+      "api.xml:3:3: policy validate-jwt is not supported (planned: traffic and integration policies)",
       "api.xml:4:3: policy frobnicate is not supported",
     }, errs)
   end)

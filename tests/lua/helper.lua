@@ -79,24 +79,65 @@ function M.req(t)
   return r
 end
 
+-- The answer to one call of a "send" yield when a spec gives none.
+function M.sent(call)
+  if call.one_way then return { one_way = true } end
+  return { status = 200, reason = "OK", headers = { { "Content-Type", "text/plain" } },
+    body = "sent to " .. tostring(call.url) }
+end
+
+-- C's answer to a "send" yield: `answer` is a function(calls, opts, n) ->
+-- results (n: the number of this send), an array of results, or nil (M.sent
+-- for each call).
+local function send_results(answer, calls, opts, n)
+  if type(answer) == "function" then return answer(calls, opts, n) end
+  if type(answer) == "table" then return answer end
+  local out = {}
+  for i, call in ipairs(calls) do out[i] = M.sent(call) end
+  return out
+end
+
 -- Runs `req` as C would. `backend`: a response table, a function(fwd, n) ->
--- response, or nil (200 "backend body"). Returns the final response and the
--- list of forwarded requests.
-function M.run(req, backend)
+-- response, or nil (200 "backend body"). `answers` (optional) answers the other
+-- yields of ENGINE.md: { send = see send_results, sleep = function(ms, n) }
+-- (sleeps return at once by default). Returns the final response, the list
+-- of forwarded requests, and a log { yields = { "forward", "send", "sleep",
+-- ... } in order, sends = { { calls, opts }, ... }, sleeps = { ms, ... } }.
+function M.run(req, backend, answers)
+  answers = answers or {}
   local forwards = {}
+  local log = { yields = {}, sends = {}, sleeps = {} }
   local co = coroutine.create(M.engine.run)
-  local ok, what, arg = coroutine.resume(co, req)
+  local ok, what, arg, arg2 = coroutine.resume(co, req)
   while true do
     if not ok then error(what, 2) end
-    if coroutine.status(co) == "dead" then return what, forwards end
-    assert(what == "forward", "unexpected yield " .. tostring(what))
-    forwards[#forwards + 1] = arg
+    if coroutine.status(co) == "dead" then return what, forwards, log end
+    log.yields[#log.yields + 1] = what
     local resp
-    if type(backend) == "function" then resp = backend(arg, #forwards)
-    elseif backend then resp = backend
-    else resp = { status = 200, reason = "OK", headers = { { "Content-Type", "text/plain" } },
-      body = "backend body" } end
-    ok, what, arg = coroutine.resume(co, resp)
+    if what == "forward" then
+      forwards[#forwards + 1] = arg
+      if type(backend) == "function" then resp = backend(arg, #forwards)
+      elseif backend then resp = backend
+      else resp = { status = 200, reason = "OK", headers = { { "Content-Type", "text/plain" } },
+        body = "backend body" } end
+    elseif what == "send" then
+      -- the shape C reads (src/lbridge.c)
+      for _, c in ipairs(arg) do
+        assert(type(c.method) == "string" and type(c.url) == "string" and type(c.headers) == "table",
+          "a send call needs method, url and headers")
+        assert(c.timeout == nil or math.type(c.timeout) == "integer", "call timeout must be integer ms")
+        assert(c.body == nil or type(c.body) == "string", "call body must be a string or nil")
+      end
+      log.sends[#log.sends + 1] = { calls = arg, opts = arg2 }
+      resp = send_results(answers.send, arg, arg2, #log.sends)
+    elseif what == "sleep" then
+      assert(math.type(arg) == "integer" and arg >= 0, "sleep wants integer ms, got " .. tostring(arg))
+      log.sleeps[#log.sleeps + 1] = arg
+      if answers.sleep then answers.sleep(arg, #log.sleeps) end
+    else
+      error("unexpected yield " .. tostring(what), 2)
+    end
+    ok, what, arg, arg2 = coroutine.resume(co, resp)
   end
 end
 
@@ -126,10 +167,11 @@ function M.doc(s)
   return table.concat(out, "\n")
 end
 
--- Loads one API document (`api` scope) and runs one request through it.
-function M.run_api(doc_text, req_t, backend, extra)
+-- Loads one API document (`api` scope) and runs one request through it
+-- (`answers`: see M.run).
+function M.run_api(doc_text, req_t, backend, extra, answers)
   M.load(M.spec({ api = doc_text }, extra))
-  return M.run(M.req(req_t), backend)
+  return M.run(M.req(req_t), backend, answers)
 end
 
 return M
