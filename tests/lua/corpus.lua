@@ -31,9 +31,13 @@ function M.files(dir)
   return out
 end
 
+-- A stub that fits what the name suggests: a URL, a number, or plain text.
 local function stub_value(name)
   local l = name:lower()
-  if l:find("url") or l:find("uri") or l:find("endpoint") then return "https://stub.example/" .. l end
+  if l:find("url") or l:find("uri") or l:find("endpoint") or l:find("server") then
+    return "https://stub.example/" .. l
+  end
+  if l:find("timeout") or l:find("duration") or l:find("ttl") or l:find("seconds") then return "10" end
   return "stub-" .. l
 end
 
@@ -41,7 +45,10 @@ local function spec_for(text, file)
   local named, backends, fragments = {}, {}, {}
   for name in text:gmatch("{{([%w%._%-]+)}}") do named[name] = { value = stub_value(name) } end
   -- after an operator (`<= {{weight}}`) the value is C# code: a number fits
-  for name in text:gmatch("[%(=<>%+%-%*/,!&|%?:]%s*{{([%w%._%-]+)}}") do named[name].value = "1" end
+  -- (but `>{{x}}<` right after a tag is element text, not code)
+  for before, op, sp, name in text:gmatch("(.)([%(=<>%+%-%*/,!&|%?:])(%s*){{([%w%._%-]+)}}") do
+    if not (op == ">" and sp == "" and before ~= "=" and before ~= ">") then named[name].value = "1" end
+  end
   for id in text:gmatch('backend%-id="([^"@{}]+)"') do backends[id] = { url = "http://127.0.0.1:9/" } end
   for id in text:gmatch('fragment%-id="([^"@]+)"') do fragments[id] = { file = id .. ".xml", text = "<fragment/>" } end
   return {
