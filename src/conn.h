@@ -51,7 +51,7 @@ typedef struct pt_request_s {
   int resp_status;
   unsigned chunked_in : 1, has_body : 1, message_done : 1, response_started : 1,
       response_done : 1, keep_alive : 1, waiting_client : 1, policy : 1, buffer_request : 1,
-      buffer_response : 1, replace_body : 1, discard_response : 1;
+      buffer_response : 1, replace_body : 1, discard_response : 1, last_forward : 1;
 } pt_request_t;
 
 struct pt_conn_s {

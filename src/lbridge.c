@@ -15,15 +15,29 @@
 int luaopen_cjson(lua_State *L); /* lua-cjson, linked in and preloaded */
 int luaopen_lxp(lua_State *L);   /* lua-expat, for xml-to-json */
 
+#define FLAGS_CACHE 128 /* (api, operation, product) combinations remembered */
+#define RUN_POOL 64     /* finished coroutines kept for the next requests */
+
+typedef struct flags_entry_s {
+  const char *api, *op, *product; /* generation-owned: compared by address */
+  pt_policy_flags_t flags;
+} flags_entry_t;
+
 struct pt_lua_s {
   lua_State *L;
   size_t used, limit; /* bytes, for the memory cap */
   int run_ref, flags_ref;
+  int budget;         /* run requests under the instruction hook */
   struct pt_policy_run_s *current; /* the request being resumed, for the instruction hook */
+  struct pt_policy_run_s *pool;    /* idle runs with their coroutines */
+  int npool;
+  flags_entry_t flags[FLAGS_CACHE];
+  int nflags;
 };
 
 struct pt_policy_run_s {
   pt_lua_t *owner;
+  struct pt_policy_run_s *next_idle;
   lua_State *co;
   int co_ref;
   long budget; /* hook calls left */
@@ -347,6 +361,7 @@ pt_lua_t *pt_lua_new(const pt_generation_t *g, pt_diag_t *d) {
   pt_lua_t *s = calloc(1, sizeof *s);
   if (!s) return NULL;
   s->limit = PT_LUA_MEMORY_LIMIT;
+  s->budget = g->needs_budget;
   s->run_ref = s->flags_ref = LUA_NOREF;
   if (!(s->L = lua_newstate(capped_alloc, s))) {
     free(s);
@@ -381,11 +396,17 @@ void pt_lua_base_urls(pt_lua_t *s, void (*fn)(void *, const char *, const char *
 
 void pt_lua_free(pt_lua_t *s) {
   if (!s) return;
+  for (pt_policy_run_t *r = s->pool, *n; r; r = n) {
+    n = r->next_idle;
+    pt_headers_free(&r->res.headers);
+    pt_buf_free(&r->res.body);
+    free(r);
+  }
   lua_close(s->L);
   free(s);
 }
 
-void pt_lua_flags(pt_lua_t *s, const char *api, const char *op, const char *product, pt_policy_flags_t *out) {
+static void lua_flags(pt_lua_t *s, const char *api, const char *op, const char *product, pt_policy_flags_t *out) {
   lua_State *L = s->L;
   memset(out, 0, sizeof *out);
   lua_rawgeti(L, LUA_REGISTRYINDEX, s->flags_ref);
@@ -404,6 +425,19 @@ void pt_lua_flags(pt_lua_t *s, const char *api, const char *op, const char *prod
   out->request_body = lua_toboolean(L, -2);
   out->response_body = lua_toboolean(L, -1);
   lua_pop(L, 4);
+}
+
+/* Flags are constant per generation: asked of Lua once per combination. */
+void pt_lua_flags(pt_lua_t *s, const char *api, const char *op, const char *product, pt_policy_flags_t *out) {
+  for (int i = 0; i < s->nflags; i++) {
+    const flags_entry_t *e = &s->flags[i];
+    if (e->api == api && e->op == op && e->product == product) {
+      *out = e->flags;
+      return;
+    }
+  }
+  lua_flags(s, api, op, product, out);
+  if (s->nflags < FLAGS_CACHE) s->flags[s->nflags++] = (flags_entry_t){api, op, product, *out};
 }
 
 /* ---- requests ------------------------------------------------------------------ */
@@ -554,6 +588,9 @@ static void read_result(lua_State *L, int t, pt_policy_step_t step, pt_policy_re
   r->timeout_ms = (uint64_t)lua_tointeger(L, -1);
   lua_getfield(L, t, "streamed");
   r->streamed = lua_toboolean(L, -1);
+  lua_getfield(L, t, "last");
+  r->last = lua_toboolean(L, -1);
+  lua_pop(L, 1);
   lua_getfield(L, t, "body");
   size_t len;
   const char *b = lua_tolstring(L, -1, &len);
@@ -653,19 +690,30 @@ static void resume(pt_policy_run_t *run, int nargs, pt_policy_result_t **res) {
   *res = &run->res;
 }
 
-pt_policy_run_t *pt_policy_start(pt_lua_t *s, const pt_policy_request_t *req, pt_policy_result_t **res) {
-  pt_policy_run_t *run = calloc(1, sizeof *run);
-  if (!run) return NULL;
+/* A run with its coroutine: from the pool (its stack already grown) or new. */
+static pt_policy_run_t *run_new(pt_lua_t *s) {
+  pt_policy_run_t *run = s->pool;
+  if (run) {
+    s->pool = run->next_idle;
+    s->npool--;
+    run->done = 0;
+    return run;
+  }
+  if (!(run = calloc(1, sizeof *run))) return NULL;
   run->owner = s;
-  run->budget = PT_LUA_INSTRUCTION_BUDGET / HOOK_EVERY;
-  lua_State *L = s->L;
-  run->co = lua_newthread(L);
-  if (!run->co) {
+  if (!(run->co = lua_newthread(s->L))) {
     free(run);
     return NULL;
   }
-  run->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_sethook(run->co, on_count, LUA_MASKCOUNT, HOOK_EVERY);
+  run->co_ref = luaL_ref(s->L, LUA_REGISTRYINDEX);
+  if (s->budget) lua_sethook(run->co, on_count, LUA_MASKCOUNT, HOOK_EVERY);
+  return run;
+}
+
+pt_policy_run_t *pt_policy_start(pt_lua_t *s, const pt_policy_request_t *req, pt_policy_result_t **res) {
+  pt_policy_run_t *run = run_new(s);
+  if (!run) return NULL;
+  run->budget = PT_LUA_INSTRUCTION_BUDGET / HOOK_EVERY;
   lua_rawgeti(run->co, LUA_REGISTRYINDEX, s->run_ref);
   push_request(run->co, req);
   resume(run, 1, res);
@@ -732,9 +780,17 @@ void pt_policy_resume_sleep(pt_policy_run_t *run, pt_policy_result_t **res) { re
 
 void pt_policy_free(pt_policy_run_t *run) {
   if (!run) return;
-  if (!run->done) lua_resetthread(run->co); /* closes its to-be-closed variables (limit-concurrency slots) */
-  luaL_unref(run->owner->L, LUA_REGISTRYINDEX, run->co_ref);
+  pt_lua_t *s = run->owner;
+  /* A finished or reset coroutine can run the next request (OpenResty does the same). */
+  int reusable = lua_resetthread(run->co) == LUA_OK; /* also closes to-be-closed variables (concurrency slots) */
   result_reset(&run->res);
+  if (reusable && s->npool < RUN_POOL) {
+    run->next_idle = s->pool;
+    s->pool = run;
+    s->npool++;
+    return;
+  }
+  luaL_unref(s->L, LUA_REGISTRYINDEX, run->co_ref);
   pt_headers_free(&run->res.headers);
   pt_buf_free(&run->res.body);
   free(run);

@@ -85,6 +85,7 @@ typedef struct pt_policy_result_s {
   pt_buf_t body;
   int has_body;        /* FORWARD: replace the client's body; RESPOND: body is the whole body */
   int streamed;        /* RESPOND: send the backend's body through */
+  int last;            /* FORWARD: on success nothing more runs: answer without resuming */
   char *error_reason, *error_message; /* RESPOND: the request went through on-error */
   char *traces;        /* RESPOND: trace records as a JSON array, or NULL */
   pt_policy_call_t *calls; /* SEND: the calls to make, concurrently */

@@ -66,6 +66,18 @@ void pt_generation_find_self_chains(pt_generation_t *g, pt_diag_t *d) {
   }
 }
 
+/* Only code that can loop can run away. The instruction hook slows every Lua
+ * instruction, so requests run under it only when the generation has some:
+ * user Lua (modules, .lua documents) or C# loops. Conservative by design. */
+static int may_loop(const char *path, const char *text, int module) {
+  size_t n = strlen(path);
+  if (module || (n > 4 && strcmp(path + n - 4, ".lua") == 0)) return 1;
+  static const char *const loops[] = {"while", "for (", "for(", "foreach", "goto"};
+  for (size_t i = 0; i < sizeof loops / sizeof *loops; i++)
+    if (strstr(text, loops[i])) return 1;
+  return 0;
+}
+
 static int snapshot_file(pt_generation_t *g, const char *path, int module, pt_diag_t *d) {
   if (!path || pt_generation_file(g, path)) return 0;
   FILE *f = fopen(path, "rb");
@@ -83,6 +95,7 @@ static int snapshot_file(pt_generation_t *g, const char *path, int module, pt_di
   }
   g->files = arr;
   arr[g->nfiles++] = (pt_file_text_t){strdup(path), b.base, b.len - 1, module};
+  g->needs_budget |= may_loop(path, b.base, module);
   return 0;
 }
 

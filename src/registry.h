@@ -36,6 +36,7 @@ typedef struct pt_generation_s {
   int has_policies;              /* some scope has a policy document */
   struct pt_store_s *store;      /* the gateway's traffic-policy state (borrowed; outlives it) */
   pt_file_text_t *files;         /* policy documents, fragments and user policy modules, as read */
+  int needs_budget;              /* some policy code can loop: run requests under the instruction hook */
   int nfiles;
   pt_selfchain_t selfchain;      /* this gateway's own endpoints */
   const char **backend_self;     /* per backend: the listener its url reaches, or NULL */

@@ -240,6 +240,7 @@ static void forward_from_policy(pt_conn_t *c, pt_policy_result_t *res) {
     pt_policy_resume_error(r->run, r->d.reason, r->d.message, &res);
     return apply_step(c, res);
   }
+  r->last_forward = res->last && !r->flags.response_body;
   start_exchange(c, body, res->timeout_ms);
 }
 
@@ -442,7 +443,7 @@ static void x_on_head(pt_exchange_t *x, int status, const pt_headers_t *h, pt_fr
     pt_circuit_report(r->backend, uv_hrtime() / 1000000, status, NULL,
                       ra >= 0 ? pt_retry_after_ms(pt_header_value(h, ra), h->items[ra].value_len) : 0);
   }
-  if (r->policy) return outbound_head(c, status, h, framing);
+  if (r->policy && !r->last_forward) return outbound_head(c, status, h, framing);
   size_t before = c->out.pending.len;
   pt_http_forward_response_head(&c->out.pending, minor, status, NULL, h, r->gen->via, framing, r->keep_alive);
   r->bytes_out += c->out.pending.len - before;

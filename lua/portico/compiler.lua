@@ -936,6 +936,9 @@ function M.compose(root, docs)
   local trivial = #cur.inbound.steps == 0 and #cur.outbound.steps == 0
     and #cur["on-error"].steps == 0 and cur.backend == root.backend
   chain.flags = { policies = not trivial, request_body = rb, response_body = sb }
+  -- nothing runs after the default forward-request on success: C may answer
+  -- without resuming the coroutine (see pipeline.forward, ENGINE.md)
+  chain.ends_at_forward = #cur.outbound.steps == 0 and cur.backend == root.backend
   chain.sections = cur
   return chain
 end

@@ -131,6 +131,9 @@ function M.forward(ctx, opts)
     headers = headers,
     body = body,
     timeout = opts.timeout,
+    -- on success nothing more would run: C may stream the answer without resuming
+    last = rawget(ctx, "ends_at_forward") and not rawget(ctx, "at_end_fns") and not rawget(ctx, "traces")
+      and ctx.section == "backend" or nil,
   }
   local resp = yield("forward", fwd)
   if type(resp) ~= "table" then
@@ -246,6 +249,7 @@ end
 -- Runs one request (in the coroutine C made); returns the final response.
 function M.run(chain, req, info)
   local ctx = context.new(req, info)
+  rawset(ctx, "ends_at_forward", chain.ends_at_forward)
   local ok, err = pcall(chain.inbound, ctx)
   if ok and rawget(ctx, "served") then
     ctx.stopped = false -- served from the cache (M.serve): on to outbound

@@ -1157,4 +1157,123 @@ function M.local_ipv4()
   return nil
 end
 
+
+---------------------------------------------------------------------------
+-- traffic and integration policies (20-22): many requests at once, IPv6
+---------------------------------------------------------------------------
+
+-- Fires `total` requests at 127.0.0.1:`port` over opts.conns (16) keep-alive
+-- connections, each sending opts.batch (32) pipelined requests and reading
+-- their answers before the next batch; all connections are driven at once
+-- (select). opts.request: the raw request text, or function(i) -> text (i =
+-- 1..total). Answers must be Content-Length framed. opts.on_response(status,
+-- head, body, i_conn) is called for every answer. Returns a table of status
+-- -> count and the seconds it took; fails the test on a timeout (opts.timeout,
+-- 10 s without progress) or a connection closed with answers missing.
+function M.blast(port, total, opts)
+  opts = opts or {}
+  local nconn, batch = opts.conns or 16, opts.batch or 32
+  local req = opts.request
+  local function request_text(i) return type(req) == "function" and req(i) or req end
+  local conns, per, next_i = {}, {}, 1
+  for i = 1, nconn do per[i] = total // nconn + (i <= total % nconn and 1 or 0) end
+  local t0 = M.now()
+  for i = 1, nconn do
+    local s = socket.tcp()
+    s:settimeout(5)
+    local ok, err = s:connect("127.0.0.1", port)
+    assert.is_true(ok ~= nil, "blast: cannot connect to " .. port .. ": " .. tostring(err))
+    s:setoption("tcp-nodelay", true)
+    conns[i] = { sock = s, buf = "", pending = 0, sent = 0 }
+  end
+  local function send_batch(c, i)
+    local n = math.min(batch, per[i] - c.sent)
+    if n <= 0 then return end
+    local parts = {}
+    for k = 1, n do parts[k] = request_text(next_i); next_i = next_i + 1 end
+    local data, pos = table.concat(parts), 1
+    c.sock:settimeout(5)
+    while pos <= #data do
+      local last, err, partial = c.sock:send(data, pos)
+      if last then pos = last + 1
+      elseif err == "timeout" and partial then pos = partial + 1
+      else error("blast: send failed: " .. tostring(err)) end
+    end
+    c.sent, c.pending = c.sent + n, c.pending + n
+  end
+  for i, c in ipairs(conns) do send_batch(c, i) end
+  local counts, done = {}, 0
+  while done < total do
+    local socks = {}
+    for _, c in ipairs(conns) do if c.pending > 0 then socks[#socks + 1] = c.sock end end
+    local ready = socket.select(socks, nil, opts.timeout or 10)
+    assert.is_true(#ready > 0, ("blast: no answer for %d s; %d of %d answered")
+      :format(opts.timeout or 10, done, total))
+    for i, c in ipairs(conns) do
+      if c.pending > 0 and ready[c.sock] then
+        c.sock:settimeout(0)
+        local data, err, partial = c.sock:receive(1 << 20)
+        data = data or partial or ""
+        c.buf = c.buf .. data
+        local pos = 1
+        while c.pending > 0 do
+          local e = c.buf:find("\r\n\r\n", pos, true)
+          if not e then break end
+          local head = c.buf:sub(pos, e + 1)
+          assert.is_nil(head:lower():find("\r\ntransfer%-encoding:"), "blast: chunked answer: " .. M.show(head))
+          local cl = tonumber(head:match("\r\n[Cc][Oo][Nn][Tt][Ee][Nn][Tt]%-[Ll][Ee][Nn][Gg][Tt][Hh]:%s*(%d+)")) or 0
+          if #c.buf < e + 3 + cl then break end
+          local status = tonumber(head:match("^HTTP/1%.%d (%d%d%d)"))
+          assert.is_truthy(status, "blast: bad status line: " .. M.show(head))
+          counts[status] = (counts[status] or 0) + 1
+          if opts.on_response then opts.on_response(status, head, c.buf:sub(e + 4, e + 3 + cl), i) end
+          pos = e + 4 + cl
+          c.pending = c.pending - 1
+          done = done + 1
+        end
+        c.buf = c.buf:sub(pos)
+        if err == "closed" and c.pending > 0 then
+          error(("blast: connection %d closed with %d answers missing"):format(i, c.pending))
+        end
+        if c.pending == 0 then send_batch(c, i) end
+      end
+    end
+  end
+  for _, c in ipairs(conns) do c.sock:close() end
+  return counts, M.now() - t0
+end
+
+-- A header's value in a raw response head (case-insensitive name), or nil.
+function M.head_value(head, name)
+  local lname = name:lower()
+  for line in head:gmatch("[^\r\n]+") do
+    local n, v = line:match("^([^:]+):%s*(.-)%s*$")
+    if n and n:lower() == lname then return v end
+  end
+  return nil
+end
+
+-- True when this machine can listen and connect on the IPv6 loopback (::1).
+function M.ipv6_loopback()
+  local s = socket.tcp6 and socket.tcp6()
+  if not s then return false end
+  local ok = s:bind("::1", 0)
+  s:close()
+  return ok ~= nil
+end
+
+-- One request to [::1]:`port` on a fresh connection; returns the response
+-- (the same object Conn:request returns).
+function M.fetch6(port, t, opts)
+  local sock = socket.tcp6()
+  sock:settimeout(M.default_timeout)
+  local ok, err = sock:connect("::1", port)
+  assert.is_true(ok ~= nil, "cannot connect to [::1]:" .. port .. ": " .. tostring(err))
+  local c = setmetatable({ sock = sock, buf = "", eof = false, timeout = M.default_timeout }, Conn)
+  state.clients[#state.clients + 1] = c
+  local r = c:request(t, opts)
+  c:close()
+  return r
+end
+
 return M
