@@ -121,8 +121,9 @@ static int on_message_complete(llhttp_t *p) {
   return HPE_PAUSED; /* the next pipelined request waits for this response */
 }
 
-static void settings_once(void) {
-  if (request_settings.on_message_complete) return;
+static uv_once_t settings_guard = UV_ONCE_INIT;
+
+static void settings_init(void) { /* once for all workers (uv_once) */
   llhttp_settings_init(&request_settings);
   request_settings.on_message_begin = on_message_begin;
   request_settings.on_url = on_url;
@@ -132,6 +133,8 @@ static void settings_once(void) {
   request_settings.on_body = on_body;
   request_settings.on_message_complete = on_message_complete;
 }
+
+static void settings_once(void) { uv_once(&settings_guard, settings_init); }
 
 /* ---- parsing driver ------------------------------------------------------ */
 

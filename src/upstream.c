@@ -245,8 +245,9 @@ static int on_message_complete(llhttp_t *p) {
   return HPE_PAUSED; /* anything after the response makes the connection unusable */
 }
 
-static void settings_once(void) {
-  if (response_settings.on_message_complete) return;
+static uv_once_t settings_guard = UV_ONCE_INIT;
+
+static void settings_init(void) { /* once for all workers (uv_once) */
   llhttp_settings_init(&response_settings);
   response_settings.on_message_begin = on_message_begin;
   response_settings.on_header_field = on_header_field;
@@ -255,6 +256,8 @@ static void settings_once(void) {
   response_settings.on_body = on_body;
   response_settings.on_message_complete = on_message_complete;
 }
+
+static void settings_once(void) { uv_once(&settings_guard, settings_init); }
 
 /* Binds a connection (pooled or fresh) to the exchange and queues the head. */
 static int attach(pt_exchange_t *x, pt_upconn_t *c) {
