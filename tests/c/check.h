@@ -27,6 +27,16 @@ static int check_failures;
     }                                                                                        \
   } while (0)
 
+#define CHECK_STR(got, want)                                                              \
+  do {                                                                                    \
+    const char *g_ = (got), *w_ = (want);                                                 \
+    if (!(g_ == w_ || (g_ && w_ && strcmp(g_, w_) == 0))) {                               \
+      fprintf(stderr, "%s:%d: check failed: %s is \"%s\", expected \"%s\"\n", __FILE__,  \
+              __LINE__, #got, g_ ? g_ : "(null)", w_ ? w_ : "(null)");                    \
+      check_failures++;                                                                   \
+    }                                                                                     \
+  } while (0)
+
 #define CHECK_RESULT() (check_failures ? (fprintf(stderr, "%d check(s) failed\n", check_failures), 1) : 0)
 
 #endif

@@ -9,63 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "config.h"
-
-#define CHECK_STR(got, want)                                                              \
-  do {                                                                                    \
-    const char *g_ = (got), *w_ = (want);                                                 \
-    if (!(g_ == w_ || (g_ && w_ && strcmp(g_, w_) == 0))) {                               \
-      fprintf(stderr, "%s:%d: check failed: %s is \"%s\", expected \"%s\"\n", __FILE__,  \
-              __LINE__, #got, g_ ? g_ : "(null)", w_ ? w_ : "(null)");                    \
-      check_failures++;                                                                   \
-    }                                                                                     \
-  } while (0)
-
-/* ---- helpers ---- */
-
-static char tmp_path[64];
-
-/* Writes yaml to a fresh temporary file in /tmp; returns its path (valid until the next call). */
-static const char *write_tmp(const char *yaml, size_t len) {
-  int fd;
-  if (tmp_path[0]) unlink(tmp_path);
-  strcpy(tmp_path, "/tmp/pt-test-apim-XXXXXX.yaml");
-  if ((fd = mkstemps(tmp_path, 5)) < 0 || write(fd, yaml, len) != (ssize_t)len) {
-    perror("test-config-apim: temporary file");
-    exit(2);
-  }
-  close(fd);
-  return tmp_path;
-}
-
-static int has_message(const pt_diag_t *d, const char *want) {
-  for (int i = 0; i < d->count; i++)
-    if (strstr(d->messages[i], want)) return 1;
-  return 0;
-}
+#include "config_check.h"
 
 static int any_message_has(const pt_diag_t *d, const char *secret) {
   return has_message(d, secret);
-}
-
-/* Loads yaml and checks that it fails with a message containing "file:line:col: text". */
-static void expect_error(int at, const char *yaml, size_t len, int line, int col,
-                         const char *text) {
-  pt_diag_t d = {0};
-  char want[1024];
-  const char *file = write_tmp(yaml, len);
-  pt_config_t *c = pt_config_load(file, &d);
-  snprintf(want, sizeof want, "%s:%d:%d: %s", file, line, col, text);
-  if (getenv("PT_TEST_VERBOSE")) pt_diag_print(&d, stdout);
-  if (c || d.errors == 0 || !has_message(&d, want)) {
-    fprintf(stderr, "%s:%d: check failed: expected an error containing\n  %s\n got (%s):\n",
-            __FILE__, at, want, c ? "a config" : "NULL");
-    pt_diag_print(&d, stderr);
-    check_failures++;
-  }
-  pt_config_free(c);
-  pt_diag_free(&d);
 }
 
 /* Loads yaml that must be valid (warnings allowed); the caller frees. */

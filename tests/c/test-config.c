@@ -9,73 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config_check.h"
 #include "url.h"
-
-static int failures;
-
-#define CHECK(cond)                                                             \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                               \
-    }                                                                           \
-  } while (0)
-
-#define CHECK_STR(got, want)                                                              \
-  do {                                                                                    \
-    const char *g_ = (got), *w_ = (want);                                                 \
-    if (!(g_ == w_ || (g_ && w_ && strcmp(g_, w_) == 0))) {                               \
-      fprintf(stderr, "%s:%d: check failed: %s is \"%s\", expected \"%s\"\n", __FILE__,  \
-              __LINE__, #got, g_ ? g_ : "(null)", w_ ? w_ : "(null)");                    \
-      failures++;                                                                         \
-    }                                                                                     \
-  } while (0)
-
-/* ---- helpers ---- */
-
-static char tmp_path[64];
-
-/* Writes yaml to a fresh temporary file; returns its path (valid until the next call). */
-static const char *write_tmp(const char *yaml, size_t len) {
-  int fd;
-  if (tmp_path[0]) unlink(tmp_path);
-  strcpy(tmp_path, "/tmp/pt-test-config-XXXXXX.yaml");
-  if ((fd = mkstemps(tmp_path, 5)) < 0 || write(fd, yaml, len) != (ssize_t)len) {
-    perror("test-config: temporary file");
-    exit(2);
-  }
-  close(fd);
-  return tmp_path;
-}
-
-static int has_message(const pt_diag_t *d, const char *want) {
-  for (int i = 0; i < d->count; i++)
-    if (strstr(d->messages[i], want)) return 1;
-  return 0;
-}
-
-/* Loads yaml and checks that it fails with a message containing "file:line:col: text"
- * (or "file: text" when line is 0). */
-static void expect_error(int at, const char *yaml, size_t len, int line, int col, const char *text) {
-  pt_diag_t d = {0};
-  char want[1024];
-  const char *file = write_tmp(yaml, len);
-  pt_config_t *c = pt_config_load(file, &d);
-  if (line)
-    snprintf(want, sizeof want, "%s:%d:%d: %s", file, line, col, text);
-  else
-    snprintf(want, sizeof want, "%s: %s", file, text);
-  if (getenv("PT_TEST_VERBOSE")) pt_diag_print(&d, stdout);
-  if (c || d.errors == 0 || !has_message(&d, want)) {
-    fprintf(stderr, "%s:%d: check failed: expected an error containing\n  %s\n got (%s):\n",
-            __FILE__, at, want, c ? "a config" : "NULL");
-    pt_diag_print(&d, stderr);
-    failures++;
-  }
-  pt_config_free(c);
-  pt_diag_free(&d);
-}
 
 /* ---- a full configuration and the defaults ---- */
 
@@ -421,13 +356,13 @@ static void test_many_errors(void) {
     snprintf(line, sizeof line, "%s:%d:%d: %s", file, want[i].line, want[i].col, want[i].text);
     if (!has_message(&d, line)) {
       fprintf(stderr, "%s:%d: check failed: no message \"%s\"\n", __FILE__, __LINE__, line);
-      failures++;
+      check_failures++;
     }
   }
   /* The duplicate path names both places. */
   snprintf(line, sizeof line, "'a' at %s:8:13 (API paths must differ, ignoring case)", file);
   CHECK(has_message(&d, line));
-  if (failures) pt_diag_print(&d, stderr);
+  if (check_failures) pt_diag_print(&d, stderr);
   pt_diag_free(&d);
 }
 
@@ -465,7 +400,7 @@ static void test_durations(void) {
     if (rc != cases[i].rc || (rc == 0 && ms != cases[i].ms)) {
       fprintf(stderr, "%s:%d: check failed: pt_parse_duration(\"%s\") = %d, %llu\n", __FILE__,
               __LINE__, cases[i].s, rc, (unsigned long long)ms);
-      failures++;
+      check_failures++;
     }
   }
   CHECK(pt_parse_duration(NULL, &(uint64_t){0}) < 0);
@@ -492,7 +427,7 @@ static void test_sizes(void) {
     if (rc != cases[i].rc || (rc == 0 && bytes != cases[i].bytes)) {
       fprintf(stderr, "%s:%d: check failed: pt_parse_size(\"%s\") = %d, %llu\n", __FILE__,
               __LINE__, cases[i].s, rc, (unsigned long long)bytes);
-      failures++;
+      check_failures++;
     }
   }
 }
@@ -522,7 +457,7 @@ static void test_urls_valid(void) {
     if (rc != 0) {
       fprintf(stderr, "%s:%d: check failed: pt_url_parse(\"%s\"): %s\n", __FILE__, __LINE__,
               cases[i].s, err);
-      failures++;
+      check_failures++;
       continue;
     }
     CHECK_STR(u.scheme, cases[i].scheme);
@@ -578,7 +513,7 @@ static void test_urls_invalid(void) {
     if (rc != -1 || !strstr(err, cases[i].err)) {
       fprintf(stderr, "%s:%d: check failed: pt_url_parse(\"%.40s\") = %d \"%s\", expected \"%s\"\n",
               __FILE__, __LINE__, cases[i].s, rc, err, cases[i].err);
-      failures++;
+      check_failures++;
     }
     CHECK(u.host == NULL && u.path == NULL && u.authority == NULL);
     CHECK(!strstr(err, "u:p")); /* credentials are not repeated */
@@ -611,8 +546,8 @@ int main(void) {
   test_urls_valid();
   test_urls_invalid();
   if (tmp_path[0]) unlink(tmp_path);
-  if (failures) {
-    fprintf(stderr, "test-config: %d check(s) failed\n", failures);
+  if (check_failures) {
+    fprintf(stderr, "test-config: %d check(s) failed\n", check_failures);
     return 1;
   }
   printf("test-config: all checks passed\n");
