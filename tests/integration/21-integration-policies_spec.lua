@@ -72,9 +72,9 @@ apis:
 
   -- One request on a fresh connection; asserts the status (when given);
   -- returns the response and the seconds it took.
-  local function call(t, status)
+  local function call(t, status, timeout)
     local t0 = h.now()
-    local r = h.fetch(gw.port, t, { timeout = 15 })
+    local r = h.fetch(gw.port, t, { timeout = timeout or 8 })
     local took = h.now() - t0
     if status then
       assert.are.equal(status, r.status, (t.method or "GET") .. " " .. t.path .. ": "
@@ -221,7 +221,7 @@ apis:
         h.sleep(0.05)
         assert.is_truthy(qr)
       end
-      local r = c:read_response { timeout = 15 }
+      local r = c:read_response { timeout = 6 }
       local took = h.now() - t0
       c:close()
       assert.is_truthy(r, "no answer to the retried request")
@@ -246,7 +246,7 @@ apis:
 
     it("gives up after `count` retries with the last response; first-fast-retry sends the first retry at once", function()
       local before = requests_of(be)
-      local r, took = call({ path = "/retryfast/r", headers = { { "X-Fail-Times", "9" } } }, 503)
+      local r, took = call({ path = "/retryfast/r", headers = { { "X-Fail-Times", "9" } } }, 503, 4)
       assert.are.equal("3", r:header("X-Attempts"))
       assert.are.equal("main", r:header("X-Backend-Name"))
       -- retry 1 at once, retry 2 after interval="1"
