@@ -10,7 +10,8 @@
 --   send-one-way-request  the side backend gets the call, the client does not wait
 --   wait                  for="all" takes as long as the slower call, for="any"
 --                         as the faster one (the calls run side by side)
---   retry                 attempts counted by the backend, intervals waited,
+--   retry                 around forward-request and send-request: attempts
+--                         counted by the backend, intervals waited,
 --                         first-fast-retry, the body replayed; the waits do not
 --                         block the worker
 --   cache-*-value         across requests and workers, duration, remove, default
@@ -60,6 +61,7 @@ apis:
         api("waitany", "wait-any.xml"),
         api("retry", "retry.xml"),
         api("retryfast", "retry-fast.xml"),
+        api("retrysend", "retry-send.xml"),
         api("cv", "cache-value.xml"),
         api("rc", "cache-response.xml"),
       }, "\n") .. "\n"
@@ -242,6 +244,17 @@ apis:
       local same = 0
       for _, p in ipairs(quick) do if worker_of(p) == w then same = same + 1 end end
       assert.is_true(same > 0, ("none of the %d quick requests ran on worker %s (the retrying one)"):format(#quick, tostring(w)))
+    end)
+
+    it("wraps send-request too: the side backend counts the attempts, the interval is waited", function()
+      local side_before, main_before = requests_of(side), requests_of(be)
+      local r, took = call({ path = "/retrysend/s", headers = { { "X-Fail-Times", "1" } } }, 200)
+      local e = h.parse_echo(r.body)
+      assert.are.same({ "2" }, e:header_all("X-Attempts"))
+      assert.are.same({ "200" }, e:header_all("X-Side-Status"))
+      assert.is_true(took >= 1.0 and took < 1.9, ("answered after %.2f s (one 1 s interval)"):format(took))
+      assert.are.equal(side_before + 2 + 1, requests_of(side), "calls the side backend received (+1 stats)")
+      assert.are.equal(main_before + 1 + 1, requests_of(be), "requests the main backend received (+1 stats)")
     end)
 
     it("gives up after `count` retries with the last response; first-fast-retry sends the first retry at once", function()
