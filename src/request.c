@@ -175,6 +175,7 @@ static const char *product_of(const pt_dispatch_t *d) {
 }
 
 static void apply_step(pt_conn_t *c, pt_policy_result_t *res);
+static void write_body(pt_conn_t *c, const char *at, size_t len);
 
 /* Secret named values never reach the log, even inside an error message. */
 static void scrub_secrets(const pt_config_t *c, char *s) {
@@ -268,9 +269,29 @@ static void forget_response(pt_request_t *r) {
   r->reason = NULL;
 }
 
+/* Outbound lets the backend's body through: the head the policies made, then the body. */
+static void respond_streamed(pt_conn_t *c, pt_policy_result_t *res) {
+  pt_request_t *r = c->req;
+  int status = res->status ? res->status : r->status;
+  size_t before = c->out.pending.len;
+  pt_http_forward_response_head(&c->out.pending, c->parser.http_minor, status, res->reason, &res->headers,
+                                r->gen->via, r->framing, r->keep_alive);
+  r->bytes_out += c->out.pending.len - before;
+  r->status = status;
+  r->response_started = 1;
+  keep_log_fields(r, res);
+  if (r->resp_body.len) write_body(c, r->resp_body.base, r->resp_body.len); /* held while outbound waited */
+  r->resp_body.len = 0;
+  if (r->x) pt_exchange_resume(r->x); /* it waited while outbound made calls */
+}
+
 /* Carries out what the coroutine asked for. */
 static void apply_step(pt_conn_t *c, pt_policy_result_t *res) {
   pt_request_t *r = c->req;
+  if (res->step == PT_POLICY_RESPOND && res->streamed && r->x && !r->buffer_response)
+    return respond_streamed(c, res);
+  if (res->step == PT_POLICY_SLEEP && r->x) forget_response(r); /* retry: the answer is dropped */
+  if (res->step == PT_POLICY_SEND && r->x) pt_exchange_pause(r->x); /* outbound calls: the answer waits */
   if (res->step == PT_POLICY_SEND || res->step == PT_POLICY_SLEEP) {
     if (r->has_body && !r->message_done) r->buffer_request = 1; /* keep the body for the forward to come */
     r->callout = res->step == PT_POLICY_SEND
@@ -412,20 +433,13 @@ static void outbound_head(pt_conn_t *c, int status, const pt_headers_t *h, pt_fr
   }
   pt_policy_result_t *res;
   pt_policy_resume(r->run, status, NULL, h, NULL, 0, 0, &res);
-  if (res->step == PT_POLICY_RESPOND && res->streamed) {
-    size_t before = c->out.pending.len;
-    pt_http_forward_response_head(&c->out.pending, c->parser.http_minor, res->status ? res->status : status,
-                                  res->reason,
-                                  &res->headers, r->gen->via, framing, r->keep_alive);
-    r->bytes_out += c->out.pending.len - before;
-    r->status = res->status ? res->status : status;
-    r->response_started = 1;
-    keep_log_fields(r, res);
+  if (res->step == PT_POLICY_RESPOND && !res->streamed) {
+    apply_step(c, res);
+    r->response_done = 0; /* done when the backend's body has been read and dropped */
+    r->discard_response = 1;
     return;
   }
-  apply_step(c, res);
-  r->response_done = 0; /* done when the backend's body has been read and dropped */
-  r->discard_response = 1;
+  apply_step(c, res); /* streamed: the head now; or a retry, a call, a pause */
 }
 
 static void x_on_head(pt_exchange_t *x, int status, const pt_headers_t *h, pt_framing_t framing) {
@@ -449,11 +463,22 @@ static void x_on_head(pt_exchange_t *x, int status, const pt_headers_t *h, pt_fr
   r->bytes_out += c->out.pending.len - before;
 }
 
+/* Body bytes to the client, framed as its response is. */
+static void write_body(pt_conn_t *c, const char *at, size_t len) {
+  pt_request_t *r = c->req;
+  pt_buf_t *o = &c->out.pending;
+  if (r->framing == PT_FRAME_CHUNKED) pt_buf_hex(o, len), pt_buf_append(o, "\r\n", 2);
+  pt_buf_append(o, at, len);
+  if (r->framing == PT_FRAME_CHUNKED) pt_buf_append(o, "\r\n", 2);
+  r->bytes_out += len;
+}
+
 static void x_on_body(pt_exchange_t *x, const char *at, size_t len) {
   pt_conn_t *c = exchange_conn(x);
   pt_request_t *r = c->req;
-  pt_buf_t *o = &c->out.pending;
-  if (r->buffer_response) {
+  /* outbound has not decided yet (it waits for a call): hold what arrives meanwhile */
+  int held = r->policy && !r->response_started && !r->discard_response;
+  if (r->buffer_response || held) {
     if (r->resp_body.len + len > r->gen->config->limits.max_body_bytes || pt_buf_append(&r->resp_body, at, len)) {
       r->buffer_response = 0; /* too big for outbound: fail the request */
       r->reason = "ResponseTooLarge";
@@ -462,10 +487,7 @@ static void x_on_body(pt_exchange_t *x, const char *at, size_t len) {
     return;
   }
   if (r->discard_response) return;
-  if (r->framing == PT_FRAME_CHUNKED) pt_buf_hex(o, len), pt_buf_append(o, "\r\n", 2);
-  pt_buf_append(o, at, len);
-  if (r->framing == PT_FRAME_CHUNKED) pt_buf_append(o, "\r\n", 2);
-  r->bytes_out += len;
+  write_body(c, at, len);
 }
 
 static void x_on_flush(pt_exchange_t *x) {
