@@ -298,7 +298,7 @@ apis:
       local before = requests_of(be)
       call({ path = "/cv/set?op=store&k=color&v=teal&ttl=60" }, 201)
       local workers = {}
-      for i = 1, 12 do
+      for i = 1, 24 do -- fresh connections: the chance that all land on one worker is 2^-23
         local p = "/cv/get" .. i
         local r = call({ path = p .. "?k=color" }, 200)
         assert.are.equal("hit:teal", r:header("X-Cached"), "lookup " .. i .. " on a fresh connection")
@@ -333,7 +333,7 @@ apis:
       local first = call({ path = "/rc/item?v=1" }, 200)
       assert.are.equal(before + 1 + 1, requests_of(be), "the first GET reached the backend (+1 stats)")
       local workers = {}
-      for i = 1, 8 do
+      for i = 1, 24 do -- fresh connections: all on one worker has a 2^-23 chance
         local r = call({ path = "/rc/item?v=1" }, 200)
         assert.are.equal(first.body, r.body, "cached answer " .. i)
         -- the backend's per-connection headers are those of the first answer
