@@ -197,7 +197,10 @@ apis:
       end
       return preflights >= 3
     end, 3, 0.05)
-    assert.are.equal(3, preflights, "preflights in the access log (PUT with X-Custom, DELETE, GET with X-Other)")
+    -- at least one per preflighted request (PUT with X-Custom, DELETE, GET with X-Other);
+    -- Chromium may repeat one (its preflight cache is per network partition), and
+    -- every one of them was answered by the gateway (checked above, line by line)
+    assert.is_true(preflights >= 3, "preflights in the access log: " .. preflights)
   end)
 
   it("blocks every call from a page on another origin; nothing reaches the backend", function()
