@@ -111,11 +111,39 @@ static void forget_generation(void *owner, pt_generation_t *g) {
   uv_mutex_unlock(&gw->lock);
 }
 
+static int same_listen(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+  size_t n = a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  return a->ss_family == b->ss_family && memcmp(a, b, n) == 0;
+}
+
+/* A reload that adds a listener another process holds is refused, not half applied. */
+static int new_listeners_unavailable(const pt_config_t *old, const pt_config_t *c, pt_diag_t *d) {
+  int bad = 0;
+  for (int i = 0; i < c->nlisten; i++) {
+    int known = 0;
+    for (int k = 0; k < old->nlisten && !known; k++) known = same_listen(&old->listen[k].addr, &c->listen[i].addr);
+    if (known) continue;
+    int fd = pt__listen_socket(&c->listen[i].addr);
+    if (fd >= 0) {
+      close(fd);
+      continue;
+    }
+    pt_diag_error(d, c->file, c->listen[i].line, c->listen[i].col, "gateway.listen: cannot listen on %s: %s",
+                  c->listen[i].text, uv_strerror(fd));
+    bad = 1;
+  }
+  return bad;
+}
+
 /* Builds a generation from the file and makes it current; the running one is
  * untouched when anything fails. The errors stay for /status. */
 static int publish(pt_gateway_t *gw, FILE *errors, const char *trigger) {
   pt_diag_free(&gw->last.diag);
   pt_generation_t *g = build(gw->config_path, gw->generations + 1, gw->store, &gw->last.diag);
+  if (g && gw->current && new_listeners_unavailable(gw->current->config, g->config, &gw->last.diag)) {
+    pt_generation_unref(g);
+    g = NULL;
+  }
   pt_diag_print(&gw->last.diag, errors);
   uv_timeval64_t tv;
   gw->last.at = uv_gettimeofday(&tv) == 0 ? (double)tv.tv_sec + tv.tv_usec / 1e6 : 0;

@@ -18,7 +18,7 @@ void pt__worker_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 
 /* libuv 1.44 has no UV_TCP_REUSEPORT: make the socket ourselves so that
  * every worker gets its own accept queue from the kernel. */
-static int listen_socket(const struct sockaddr_storage *a) {
+int pt__listen_socket(const struct sockaddr_storage *a) {
   int fd = socket(a->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
   int on = 1;
@@ -37,7 +37,7 @@ static int listen_socket(const struct sockaddr_storage *a) {
 static void on_listener_closed(uv_handle_t *h) { free((pt_listener_t *)h); }
 
 static int open_listener(pt_worker_t *w, const pt_config_t *cfg, const pt_listen_t *l) {
-  int fd = listen_socket(&l->addr);
+  int fd = pt__listen_socket(&l->addr);
   if (fd < 0) {
     fprintf(stderr, "%s:%d:%d: gateway.listen: cannot listen on %s: %s\n", cfg->file, l->line, l->col, l->text,
             uv_strerror(fd));
@@ -109,6 +109,7 @@ static void on_wakeup(uv_async_t *a) {
   if (!atomic_load(&w->stop)) { /* a reload: follow the listeners of the new generation */
     reconcile_listeners(w, g->config);
     pt_generation_lua(g, w->index); /* compile now, not on the first request */
+    atomic_store_explicit(&w->generation, g->number, memory_order_relaxed);
     pt_pool_configure(&w->pool, g->config->pool.max_idle_per_origin, g->config->pool.idle_timeout,
                       g->config->pool.max_requests_per_connection);
     pt_generation_unref(g);

@@ -48,6 +48,8 @@ void pt_worker_join(pt_worker_t *w);
 /* Thread-safe: a new generation was published (listeners and pool limits follow it). */
 void pt_worker_reloaded(pt_worker_t *w);
 
+/* A bound SO_REUSEPORT socket for a listener (an fd), or a negative error. */
+int pt__listen_socket(const struct sockaddr_storage *a);
 /* libuv alloc callback handing out the worker's shared read buffer. */
 void pt__worker_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 /* The generation new requests use; the caller owns one reference. */
