@@ -22,11 +22,8 @@ static void conn_end(pt_conn_t *c);
 
 static void on_timer(pt_deadline_t *d) {
   pt_conn_t *c = d->data;
-  if (c->timer_kind == TIMER_HEADER && c->req && !c->req->response_started) {
-    c->req->keep_alive = 0;
-    c->req->reason = "ClientTimeout";
-    /* no response: a slowloris gets nothing but a closed socket */
-  }
+  /* no response: a slowloris gets nothing but a closed socket */
+  if (c->timer_kind == TIMER_HEADER && c->req && !c->req->response_started) c->req->reason = "ClientTimeout";
   pt__conn_close(c);
 }
 
