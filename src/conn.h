@@ -22,6 +22,7 @@ enum { BLOCK_UPSTREAM = 1, BLOCK_PIPELINE = 2 };
 enum { TIMER_NONE, TIMER_HEADER, TIMER_IDLE, TIMER_SEND, TIMER_LINGER };
 
 typedef struct pt_request_s {
+  struct pt_request_s *next_spare; /* in the worker's pool of reusable requests */
   uint64_t id;          /* per worker; logged as "<worker>-<id>" */
   pt_generation_t *gen;
   pt_headers_t headers;
@@ -88,5 +89,6 @@ void pt__respond_error(pt_conn_t *c, int status, const char *reason, const char 
 void pt__request_dispatch(pt_conn_t *c); /* the head is complete */
 void pt__request_body(pt_conn_t *c, const char *at, size_t len);
 void pt__request_body_done(pt_conn_t *c);
+
 
 #endif

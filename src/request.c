@@ -11,8 +11,51 @@ static const pt_exchange_handler_t exchange_handler;
 
 /* ---- requests ----------------------------------------------------------- */
 
+#define SPARE_REQUESTS 256           /* per worker */
+#define SPARE_BUFFER_MAX (64 * 1024) /* a request that grew bigger buffers is not kept */
+
+/* Requests are reused per worker with their header and URL buffers: the hot
+ * path then allocates nothing for a request that fits what came before. */
+static pt_request_t *request_alloc(pt_worker_t *w) {
+  pt_request_t *r = w->spare_requests;
+  if (!r) return calloc(1, sizeof *r);
+  w->spare_requests = r->next_spare;
+  w->nspare--;
+  pt_headers_t headers = r->headers;
+  pt_buf_t url = r->url;
+  memset(r, 0, sizeof *r);
+  pt_headers_reset(&headers);
+  url.len = 0;
+  r->headers = headers;
+  r->url = url;
+  return r;
+}
+
+static void request_release(pt_worker_t *w, pt_request_t *r) {
+  if (w->nspare < SPARE_REQUESTS && r->headers.store.cap <= SPARE_BUFFER_MAX && r->url.cap <= SPARE_BUFFER_MAX) {
+    r->next_spare = w->spare_requests;
+    w->spare_requests = r;
+    w->nspare++;
+    return;
+  }
+  pt_headers_free(&r->headers);
+  pt_buf_free(&r->url);
+  free(r);
+}
+
+void pt__request_pool_free(pt_worker_t *w) {
+  while (w->spare_requests) {
+    pt_request_t *r = w->spare_requests;
+    w->spare_requests = r->next_spare;
+    pt_headers_free(&r->headers);
+    pt_buf_free(&r->url);
+    free(r);
+  }
+  w->nspare = 0;
+}
+
 pt_request_t *pt__request_new(pt_conn_t *c) {
-  pt_request_t *r = calloc(1, sizeof *r);
+  pt_request_t *r = request_alloc(c->w);
   if (!r) return NULL;
   r->gen = pt__gateway_current(c->w->gw);
   r->started = uv_hrtime();
@@ -71,14 +114,12 @@ void pt__request_free(pt_conn_t *c) {
   pt_buf_free(&r->body);
   pt_buf_free(&r->resp_body);
   pt_headers_free(&r->resp_headers);
-  pt_headers_free(&r->headers);
   free(r->detail);
   free(r->policy_reason);
   free(r->traces);
-  pt_buf_free(&r->url);
   atomic_fetch_sub_explicit(&r->gen->in_flight, 1, memory_order_relaxed);
   pt_generation_unref(r->gen);
-  free(r);
+  request_release(c->w, r);
   c->req = NULL;
 }
 

@@ -144,6 +144,7 @@ static void worker_main(void *arg) {
   uv_run(&w->loop, UV_RUN_DEFAULT);
   pt_pool_free(&w->pool);
   pt_dns_free(&w->dns);
+  pt__request_pool_free(w);
   uv_loop_close(&w->loop);
 }
 

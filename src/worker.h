@@ -33,6 +33,8 @@ typedef struct pt_worker_s {
   int draining;
   int done;               /* drained: the worker's own handles are closing */
   pt_conn_t *conns;       /* every open downstream connection */
+  struct pt_request_s *spare_requests; /* reusable (request.c) */
+  int nspare;
   uint64_t requests;      /* served, also the request id counter */
   _Atomic uint64_t generation; /* of the latest request started here (for /status) */
   pt_pool_t pool;
@@ -54,6 +56,8 @@ int pt__listen_socket(const struct sockaddr_storage *a);
 void pt__worker_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 /* The generation new requests use; the caller owns one reference. */
 pt_generation_t *pt__gateway_current(struct pt_gateway_s *gw);
+/* Frees the worker's pool of reusable requests (request.c). */
+void pt__request_pool_free(pt_worker_t *w);
 /* Called by server.c when a connection closes, to finish a drain. */
 void pt__worker_maybe_done(pt_worker_t *w);
 
