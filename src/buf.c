@@ -1,7 +1,9 @@
 /* buf.c - growable byte buffer (see buf.h). */
 #include "buf.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,35 @@ int pt_buf_printf(pt_buf_t *b, const char *fmt, ...) {
   vsnprintf(b->base + b->len, (size_t)n + 1, fmt, ap);
   va_end(ap);
   b->len += (size_t)n;
+  return 0;
+}
+
+int pt_buf_read_file(pt_buf_t *b, const char *path, size_t max) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  size_t room = max ? max : SIZE_MAX, got = 1;
+  while (room > 0 && got > 0) {
+    size_t want = room < 65536 ? room : 65536;
+    if (pt_buf_reserve(b, want + 1)) {
+      fclose(f);
+      errno = ENOMEM;
+      return -2;
+    }
+    got = fread(b->base + b->len, 1, want, f);
+    b->len += got;
+    room -= got;
+  }
+  int failed = ferror(f), e = errno;
+  fclose(f);
+  if (failed) {
+    errno = e ? e : EIO;
+    return -2;
+  }
+  if (pt_buf_reserve(b, 1)) {
+    errno = ENOMEM;
+    return -2;
+  }
+  b->base[b->len] = '\0';
   return 0;
 }
 

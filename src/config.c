@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "config_load.h"
 
 /* ---- shared helpers ---- */
@@ -550,38 +551,6 @@ static void syntax_error(pt__loader_t *L, const yaml_parser_t *p) {
     pt_diag_error(Y->d, Y->file, line, col, "YAML syntax error: %s", problem);
 }
 
-/* Reads the whole file; returns NULL with errno set on failure. */
-static char *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  char *buf = NULL, *nb;
-  size_t cap = 0, n = 0, got;
-  if (!f) return NULL;
-  do {
-    if (n == cap) {
-      cap = cap ? cap * 2 : 8192;
-      if (!(nb = realloc(buf, cap))) {
-        free(buf);
-        fclose(f);
-        errno = ENOMEM;
-        return NULL;
-      }
-      buf = nb;
-    }
-    got = fread(buf + n, 1, cap - n, f);
-    n += got;
-  } while (got > 0);
-  if (ferror(f)) {
-    int e = errno;
-    free(buf);
-    fclose(f);
-    errno = e ? e : EIO;
-    return NULL;
-  }
-  fclose(f);
-  *len = n;
-  return buf;
-}
-
 /* Loads the one document of the text; a second one is a mistake (a stray '---'). */
 static void parse_and_load(pt__loader_t *L, const char *text, size_t len) {
   pt__yaml_t *Y = &L->y;
@@ -611,13 +580,14 @@ static void parse_and_load(pt__loader_t *L, const char *text, size_t len) {
 pt_config_t *pt_config_load(const char *path, pt_diag_t *d) {
   pt__loader_t L = {.y = {.file = path, .d = d}};
   int errors = d->errors;
-  size_t len;
-  char *text = read_file(path, &len);
-
-  if (!text) {
+  pt_buf_t file = {0};
+  if (pt_buf_read_file(&file, path, 0) < 0) {
     pt_diag_error(d, path, 0, 0, "cannot read: %s", strerror(errno));
+    pt_buf_free(&file);
     return NULL;
   }
+  char *text = file.base;
+  size_t len = file.len;
   if (!(L.c = calloc(1, sizeof *L.c))) {
     free(text);
     pt_diag_error(d, path, 0, 0, "out of memory");

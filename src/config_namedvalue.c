@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "config_load.h"
 #include "namedvalue.h"
 
@@ -26,31 +27,6 @@ static int name_check(const char *s, char *why, size_t n) {
   return 0;
 }
 
-/* Reads at most PT_NAMED_VALUE_VALUE_MAX + 2 bytes of a file (enough to tell "too long"
- * after a trailing newline is stripped); returns NULL with errno set, *len the size. */
-static char *read_small_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  size_t cap = PT_NAMED_VALUE_VALUE_MAX + 3;
-  char *buf;
-  if (!f) return NULL;
-  if (!(buf = malloc(cap + 1))) {
-    fclose(f);
-    errno = ENOMEM;
-    return NULL;
-  }
-  *len = fread(buf, 1, cap, f);
-  if (ferror(f)) {
-    int e = errno;
-    free(buf);
-    fclose(f);
-    errno = e ? e : EIO;
-    return NULL;
-  }
-  fclose(f);
-  buf[*len] = '\0';
-  return buf;
-}
-
 static char *value_from_file(pt__loader_t *L, const char *path, yaml_node_t *n, char **source) {
   pt__yaml_t *Y = &L->y;
   char *file, *text;
@@ -61,12 +37,18 @@ static char *value_from_file(pt__loader_t *L, const char *path, yaml_node_t *n, 
     return NULL;
   }
   if (!(file = pt__file_path(Y, pt__sval(n)))) return NULL;
-  if (!(text = read_small_file(file, &len))) {
-    if (errno == ENOMEM) Y->oom = 1;
-    else pt__fail_at(Y, n, "%s: cannot read '%s': %s", path, file, strerror(errno));
+  /* enough to tell "too long" once a trailing newline is stripped */
+  pt_buf_t b = {0};
+  if (pt_buf_read_file(&b, file, PT_NAMED_VALUE_VALUE_MAX + 3) < 0) {
+    int e = errno;
+    pt_buf_free(&b);
+    if (e == ENOMEM) Y->oom = 1;
+    else pt__fail_at(Y, n, "%s: cannot read '%s': %s", path, file, strerror(e));
     free(file);
     return NULL;
   }
+  text = b.base;
+  len = b.len;
   *source = file;
   if (strlen(text) != len) {
     pt__fail_at(Y, n, "%s: the file holds a NUL character (a named value is text)", path);

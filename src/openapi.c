@@ -341,36 +341,15 @@ static int name_add(names_t *t, const char *name) {
 /* ---- reading the file ---- */
 
 static int read_file(imp_t *I, char **text, size_t *len) {
-  FILE *f = fopen(I->file, "rb");
-  size_t cap = 0, n = 0, got;
-  char *buf = NULL, *nb;
-  if (!f) {
-    pt_diag_error(I->d, I->file, 0, 0, "cannot open the spec: %s", strerror(errno));
-    return -1;
-  }
-  do {
-    if (cap - n < 4096) {
-      cap = cap ? cap * 2 : 65536;
-      if (!(nb = realloc(buf, cap + 1))) {
-        free(buf);
-        fclose(f);
-        pt_diag_error(I->d, I->file, 0, 0, "out of memory reading the spec");
-        return -1;
-      }
-      buf = nb;
-    }
-    n += (got = fread(buf + n, 1, cap - n, f));
-  } while (got > 0);
-  if (ferror(f)) {
-    pt_diag_error(I->d, I->file, 0, 0, "cannot read the spec: %s", strerror(errno));
-    free(buf);
-    fclose(f);
-    return -1;
-  }
-  fclose(f);
-  buf[n] = '\0';
-  *text = buf;
-  *len = n;
+  pt_buf_t b = {0};
+  int rc = pt_buf_read_file(&b, I->file, 0), e = errno;
+  if (rc < 0) pt_buf_free(&b);
+  if (rc == -1) pt_diag_error(I->d, I->file, 0, 0, "cannot open the spec: %s", strerror(e));
+  else if (rc < 0 && e == ENOMEM) pt_diag_error(I->d, I->file, 0, 0, "out of memory reading the spec");
+  else if (rc < 0) pt_diag_error(I->d, I->file, 0, 0, "cannot read the spec: %s", strerror(e));
+  if (rc < 0) return -1;
+  *text = b.base;
+  *len = b.len;
   return 0;
 }
 

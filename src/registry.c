@@ -80,21 +80,16 @@ static int may_loop(const char *path, const char *text, int module) {
 
 static int snapshot_file(pt_generation_t *g, const char *path, int module, pt_diag_t *d) {
   if (!path || pt_generation_file(g, path)) return 0;
-  FILE *f = fopen(path, "rb");
   pt_buf_t b = {0};
-  char tmp[8192];
-  size_t n;
-  while (f && (n = fread(tmp, 1, sizeof tmp, f)) > 0) pt_buf_append(&b, tmp, n);
-  int bad = !f || ferror(f);
-  if (f) fclose(f);
+  int bad = pt_buf_read_file(&b, path, 0) < 0;
   pt_file_text_t *arr = bad ? NULL : realloc(g->files, sizeof *arr * (g->nfiles + 1));
-  if (!arr || pt_buf_append(&b, "", 1)) {
+  if (!arr) {
     pt_diag_error(d, path, 0, 0, "cannot read the file (it is named by %s)", g->config->file);
     pt_buf_free(&b);
     return -1;
   }
   g->files = arr;
-  arr[g->nfiles++] = (pt_file_text_t){strdup(path), b.base, b.len - 1, module};
+  arr[g->nfiles++] = (pt_file_text_t){strdup(path), b.base, b.len, module};
   g->needs_budget |= may_loop(path, b.base, module);
   return 0;
 }
