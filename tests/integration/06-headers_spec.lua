@@ -4,14 +4,7 @@ local dir = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
 package.path = dir .. "/?.lua;" .. package.path
 local h = require "helpers"
 
--- All values of a (possibly repeated, comma-joined) header as one list.
-local function list_of(msg, name)
-  local t = {}
-  for _, v in ipairs(msg:header_all(name)) do
-    for item in v:gmatch("[^,]+") do t[#t + 1] = (item:gsub("^%s+", ""):gsub("%s+$", "")) end
-  end
-  return t
-end
+local list_of = h.header_list
 
 local function names_of(msg)
   local t = {}

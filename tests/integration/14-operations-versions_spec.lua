@@ -10,14 +10,7 @@ local h = require "helpers"
 
 local NOT_FOUND = "Resource not found"
 
--- "/p?a=1&b=2" -> "/p", { "a=1", "b=2" }
-local function split_target(target)
-  local path, q = target:match("^([^?]*)%?(.*)$")
-  if not path then return target, {} end
-  local params = {}
-  for p in q:gmatch("[^&]+") do params[#params + 1] = p end
-  return path, params
-end
+local split_target = h.split_target
 
 local function has(list, x)
   for _, v in ipairs(list) do if v == x then return true end end

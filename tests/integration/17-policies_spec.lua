@@ -21,23 +21,9 @@ local API_KEY = "billing-key-5e1a04"
 local ALICE_KEY = "alice-key-17"
 local BOB_KEY = "bob-key-17"
 
--- All values of a (possibly repeated, comma-joined) header as one list.
-local function list_of(msg, name)
-  local t = {}
-  for _, v in ipairs(msg:header_all(name)) do
-    for item in v:gmatch("[^,]+") do t[#t + 1] = (item:gsub("^%s+", ""):gsub("%s+$", "")) end
-  end
-  return t
-end
+local list_of = h.header_list
 
--- "/p?a=1&b=2" -> "/p", { "a=1", "b=2" } ({} when there is no query).
-local function split_target(target)
-  local path, q = target:match("^([^?]*)%?(.*)$")
-  if not path then return target, {} end
-  local params = {}
-  for p in q:gmatch("[^&]+") do params[#params + 1] = p end
-  return path, params
-end
+local split_target = h.split_target
 
 local function sorted(t)
   local c = {}

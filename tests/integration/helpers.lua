@@ -1276,4 +1276,22 @@ function M.fetch6(port, t, opts)
   return r
 end
 
+-- All values of a (possibly repeated, comma-joined) header of msg as one list.
+function M.header_list(msg, name)
+  local t = {}
+  for _, v in ipairs(msg:header_all(name)) do
+    for item in v:gmatch("[^,]+") do t[#t + 1] = (item:gsub("^%s+", ""):gsub("%s+$", "")) end
+  end
+  return t
+end
+
+-- "/p?a=1&b=2" -> "/p", { "a=1", "b=2" } ({} when there is no query).
+function M.split_target(target)
+  local path, q = target:match("^([^?]*)%?(.*)$")
+  if not path then return target, {} end
+  local params = {}
+  for p in q:gmatch("[^&]+") do params[#params + 1] = p end
+  return path, params
+end
+
 return M
