@@ -238,12 +238,26 @@ static int same_addr(const struct sockaddr_storage *a, const struct sockaddr_sto
   return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr);
 }
 
+/* "addr:port", or {address: "addr:port", tls: {...}} for an HTTPS listener. */
 static void add_listen(pt__loader_t *L, const char *path, yaml_node_t *n) {
+  static const char *const keys[] = {"address", "tls"};
   pt__yaml_t *Y = &L->y;
   pt_config_t *c = L->c;
   struct sockaddr_storage ss;
-  char err[PT__ERR_MAX];
+  char err[PT__ERR_MAX], kp[PT__KEY_MAX];
   pt_listen_t *arr;
+  yaml_node_t *v[2] = {n, NULL};
+  const char *item = path;
+  if (n->type == YAML_MAPPING_NODE) {
+    pt__map_keys(Y, path, n, keys, 2, v, NULL);
+    if (!v[0]) {
+      pt__fail_at(Y, n, "%s: missing 'address' (e.g. address: \"0.0.0.0:8443\")", path);
+      return;
+    }
+    pt__key_path(kp, path, "address");
+    path = kp;
+    n = v[0];
+  }
   if (!pt__want_string(Y, path, n, "an address like '127.0.0.1:8080'")) return;
   if (parse_listen(pt__sval(n), &ss, err, sizeof err) < 0) {
     pt__fail_at(Y, n, "%s: '%.80s' %s", path, pt__sval(n), err);
@@ -261,7 +275,11 @@ static void add_listen(pt__loader_t *L, const char *path, yaml_node_t *n) {
   arr[c->nlisten].addr = ss;
   arr[c->nlisten].line = pt__line(n);
   arr[c->nlisten].col = pt__col(n);
-  if ((arr[c->nlisten].text = pt__sdup(Y, pt__sval(n)))) c->nlisten++;
+  if (!(arr[c->nlisten].text = pt__sdup(Y, pt__sval(n)))) return;
+  char tp[PT__KEY_MAX];
+  pt__key_path(tp, item, "tls");
+  if (v[1]) arr[c->nlisten].tls = pt__load_listen_tls(L, tp, v[1]);
+  c->nlisten++;
 }
 
 static void load_listen(pt__loader_t *L, const char *path, yaml_node_t *n) {
@@ -430,9 +448,9 @@ static void load_admin(pt__loader_t *L, yaml_node_t *n) {
 static void load_gateway(pt__loader_t *L, yaml_node_t *g) {
   static const char *const keys[] = {"id", "hostnames", "listen", "workers", "limits", "timeouts",
                                      "pool", "dnsTtl", "accessLog", "policy", "policyPaths", "maxHops",
-                                     "admin", "selfChaining", "cache"};
+                                     "admin", "selfChaining", "cache", "certificates", "tls"};
   enum { ID, HOSTNAMES, LISTEN, WORKERS, LIMITS, TIMEOUTS, POOL, DNS_TTL, ACCESS_LOG, POLICY,
-         POLICY_PATHS, MAX_HOPS, ADMIN, SELF_CHAINING, CACHE, NKEYS };
+         POLICY_PATHS, MAX_HOPS, ADMIN, SELF_CHAINING, CACHE, CERTIFICATES, TLS, NKEYS };
   pt__yaml_t *Y = &L->y;
   yaml_node_t *v[NKEYS];
   char why[PT__ERR_MAX];
@@ -458,6 +476,13 @@ static void load_gateway(pt__loader_t *L, yaml_node_t *g) {
   if (v[MAX_HOPS]) pt__field_int(Y, "gateway", "maxHops", v[MAX_HOPS], 1, 100, &c->max_hops);
   L->admin = v[ADMIN];
   if (v[CACHE]) load_cache(L, v[CACHE]);
+  if (v[CERTIFICATES]) pt__load_certificates(L, "gateway.certificates", v[CERTIFICATES]);
+  if (v[TLS]) pt__load_gateway_tls(L, v[TLS]);
+  for (int i = 0; i < c->nlisten; i++)
+    if (c->listen[i].tls && !c->listen[i].tls->cert.certificate && c->ncertificates == 0)
+      pt_diag_error(Y->d, Y->file, c->listen[i].tls->line, c->listen[i].tls->col,
+                    "gateway.listen: %s has tls but no certificate (add certificate and key, or "
+                    "gateway.certificates)", c->listen[i].text);
   static const char *const modes[] = {"dispatch", "reject"};
   if (v[SELF_CHAINING])
     pt__field_enum(Y, "gateway", "selfChaining", v[SELF_CHAINING], "a self-chaining mode", modes, 2,
@@ -489,6 +514,7 @@ static void set_defaults(pt__loader_t *L) {
   c->max_hops = 10;
   c->cache_max_bytes = 64u << 20;
   c->access_log = pt__sdup(Y, "stdout");
+  c->tls.session_tickets = 1;
 }
 
 static void default_listen(pt__loader_t *L) {
@@ -611,6 +637,7 @@ void pt_config_free(pt_config_t *c) {
   free(c->id);
   for (int i = 0; i < c->nhostnames; i++) free(c->hostnames[i]);
   free(c->hostnames);
+  pt__free_tls(c);
   for (int i = 0; i < c->nlisten; i++) free(c->listen[i].text);
   free(c->listen);
   free(c->access_log);

@@ -10,9 +10,34 @@
 #include "diag.h"
 #include "url.h"
 
+/* A certificate with its private key (PEM files, resolved paths). */
+typedef struct pt_cert_cfg_s {
+  char *certificate, *key;
+  char **hostnames;        /* gateway.certificates: the SNI names it serves ("*.x.com" allowed) */
+  int nhostnames;
+  int line, col;
+} pt_cert_cfg_t;
+
+/* A list of CA certificate files (PEM), each with where it was written. */
+typedef struct pt_ca_list_s {
+  char **files;
+  int *lines, *cols;
+  int n;
+} pt_ca_list_t;
+
+enum { PT_CLIENT_CERT_NONE, PT_CLIENT_CERT_OPTIONAL, PT_CLIENT_CERT_REQUIRED };
+
+typedef struct pt_listen_tls_s {
+  pt_cert_cfg_t cert;      /* certificate NULL: the first of gateway.certificates is the default */
+  int client_cert;         /* PT_CLIENT_CERT_* */
+  pt_ca_list_t client_cas; /* caCertificates: who may sign client certificates */
+  int line, col;
+} pt_listen_tls_t;
+
 typedef struct pt_listen_s {
   char *text; /* as written: "127.0.0.1:8080" */
   struct sockaddr_storage addr;
+  pt_listen_tls_t *tls; /* NULL: plain HTTP */
   int line, col;
 } pt_listen_t;
 
@@ -22,10 +47,6 @@ typedef struct pt_param_cfg_s {
   char **values;
   int nvalues;
 } pt_param_cfg_t;
-
-typedef struct pt_cert_cfg_s {
-  char *certificate, *key; /* file paths (used once TLS lands) */
-} pt_cert_cfg_t;
 
 typedef struct pt_pool_member_cfg_s {
   char *id;                /* a Single backend's id ("/backends/x" is accepted and stored as "x") */
@@ -67,6 +88,7 @@ typedef struct pt_backend_cfg_s {
   pt_cert_cfg_t *certificates;
   int ncertificates;
   int validate_chain, validate_name;  /* tls.*, default 1 */
+  pt_ca_list_t cas;                   /* tls.caCertificates: trusted for this backend only */
   char *proxy_url, *proxy_username, *proxy_password;
   pt_pool_member_cfg_t *members;      /* pool.services */
   int nmembers;
@@ -196,6 +218,15 @@ typedef struct pt_config_s {
     char *token;          /* Bearer token (a secret; never printed) */
   } admin;
   char *access_log;       /* NULL = off, "stdout", or a file path */
+  pt_cert_cfg_t *certificates; /* gateway.certificates: chosen by SNI on TLS listeners */
+  int ncertificates;
+  struct {                /* gateway.tls */
+    pt_ca_list_t cas;     /* caCertificates: trusted for every https backend */
+    char **ciphers;       /* mbedTLS suite names; NULL: the modern default */
+    int nciphers;
+    int session_tickets;  /* default 1 */
+    int line, col;        /* of ciphers, for errors found when the suites are applied */
+  } tls;
   pt_backend_cfg_t *backends;
   int nbackends;
   pt_api_cfg_t *apis;

@@ -62,15 +62,17 @@ static void load_proxy(backend_ctx_t *x, yaml_node_t *n) {
 }
 
 static void load_tls(backend_ctx_t *x, yaml_node_t *n) {
-  static const char *const keys[] = {"validateCertificateChain", "validateCertificateName"};
+  static const char *const keys[] = {"validateCertificateChain", "validateCertificateName", "caCertificates"};
   pt__yaml_t *Y = &x->L->y;
-  yaml_node_t *v[2];
-  char path[PT__KEY_MAX];
+  yaml_node_t *v[3];
+  char path[PT__KEY_MAX], kp[PT__KEY_MAX];
   pt__key_path(path, x->path, "tls");
   if (!pt__want_map(Y, path, n)) return;
-  pt__map_keys(Y, path, n, keys, 2, v, NULL);
+  pt__map_keys(Y, path, n, keys, 3, v, NULL);
   pt__field_bool(Y, path, keys[0], v[0], &x->b->validate_chain);
   pt__field_bool(Y, path, keys[1], v[1], &x->b->validate_name);
+  pt__key_path(kp, path, keys[2]);
+  if (v[2]) pt__load_ca_list(x->L, kp, v[2], &x->b->cas);
 }
 
 /* ---- credentials ---- */
@@ -201,35 +203,12 @@ static void load_authorization(backend_ctx_t *x, const char *path, yaml_node_t *
 }
 
 static void add_certificate(backend_ctx_t *x, const char *path, yaml_node_t *n) {
-  static const char *const keys[] = {"certificate", "key"};
-  pt__yaml_t *Y = &x->L->y;
   pt_backend_cfg_t *b = x->b;
-  yaml_node_t *v[2];
-  char *cert = NULL, *key = NULL;
-  pt_cert_cfg_t *arr;
-  if (n->type != YAML_MAPPING_NODE) {
-    pt__fail_at(Y, n, "%s: expected a mapping, got %s (e.g. {certificate: certs/c.pem, key: "
-                "certs/c.key})", path, pt__kind(n));
-    return;
-  }
-  pt__map_keys(Y, path, n, keys, 2, v, NULL);
-  if (!v[0]) pt__fail_at(Y, n, "%s: missing required key 'certificate' (a PEM file)", path);
-  if (pt__field_string(Y, path, "certificate", v[0], &cert) < 0 ||
-      pt__field_string(Y, path, "key", v[1], &key) < 0 || !cert) {
-    free(cert);
-    free(key);
-    return;
-  }
-  if (!(arr = pt__grow(Y, b->certificates, b->ncertificates, sizeof *arr))) {
-    free(cert);
-    free(key);
-    return;
-  }
+  pt_cert_cfg_t *arr = pt__grow(&x->L->y, b->certificates, b->ncertificates, sizeof *arr);
+  if (!arr) return;
   b->certificates = arr;
-  arr[b->ncertificates].certificate = pt__file_path(Y, cert);
-  arr[b->ncertificates++].key = key ? pt__file_path(Y, key) : NULL;
-  free(cert);
-  free(key);
+  if (pt__load_cert(x->L, path, n, 0, &arr[b->ncertificates]) == 0) b->ncertificates++;
+  else pt__free_cert(&arr[b->ncertificates]);
 }
 
 static void load_certificates(backend_ctx_t *x, const char *path, yaml_node_t *n) {
@@ -529,6 +508,9 @@ static void load_single_backend(backend_ctx_t *x, yaml_node_t *k, yaml_node_t **
   if (v[K_TLS]) load_tls(x, v[K_TLS]);
   if (v[K_PROXY]) load_proxy(x, v[K_PROXY]);
   if (v[K_CIRCUIT]) load_circuit_breaker(x, v[K_CIRCUIT]);
+  if (v[K_PROXY] && x->b->url_text && strcmp(x->b->url.scheme, "https") == 0)
+    pt__fail_at(&x->L->y, kn[K_PROXY], "%s: an https backend cannot go through proxy yet (CONNECT "
+                "tunnels are not supported: remove proxy or use an http url)", x->path);
 }
 
 static void load_backend(pt__loader_t *L, const char *path, yaml_node_t *k, yaml_node_t *m) {
@@ -599,11 +581,9 @@ static void free_backend(pt_backend_cfg_t *b) {
   free_params(b->cred_query, b->ncred_query);
   free(b->auth_scheme);
   free(b->auth_parameter);
-  for (int i = 0; i < b->ncertificates; i++) {
-    free(b->certificates[i].certificate);
-    free(b->certificates[i].key);
-  }
+  for (int i = 0; i < b->ncertificates; i++) pt__free_cert(&b->certificates[i]);
   free(b->certificates);
+  pt__free_ca_list(&b->cas);
   free(b->proxy_url);
   free(b->proxy_username);
   free(b->proxy_password);

@@ -68,4 +68,16 @@ void pt__load_products(pt__loader_t *L, yaml_node_t *section);
 void pt__load_subscriptions(pt__loader_t *L, yaml_node_t *section);
 void pt__free_products(pt_config_t *c);
 
+/* ---- config_tls.c ---- */
+pt_listen_tls_t *pt__load_listen_tls(pt__loader_t *L, const char *path, yaml_node_t *n);
+void pt__load_certificates(pt__loader_t *L, const char *path, yaml_node_t *n);
+void pt__load_gateway_tls(pt__loader_t *L, yaml_node_t *n);
+/* {certificate, key} (and hostnames when with_hostnames): 0, or -1 after reporting. */
+int pt__load_cert(pt__loader_t *L, const char *path, yaml_node_t *n, int with_hostnames, pt_cert_cfg_t *out);
+/* A file or a list of files, resolved against the config file's folder. */
+void pt__load_ca_list(pt__loader_t *L, const char *path, yaml_node_t *n, pt_ca_list_t *out);
+void pt__free_cert(pt_cert_cfg_t *c);
+void pt__free_ca_list(pt_ca_list_t *l);
+void pt__free_tls(pt_config_t *c);
+
 #endif

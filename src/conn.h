@@ -12,6 +12,7 @@
 #include "http.h"
 #include "callout.h"
 #include "lbridge.h"
+#include "tls.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -72,8 +73,10 @@ struct pt_conn_s {
   int timer_kind;
   uint64_t idle_ms, header_ms; /* from the generation of the latest request */
   unsigned block;
-  unsigned paused : 1, reading : 1, ending : 1, closing : 1, shut : 1;
+  unsigned paused : 1, reading : 1, ending : 1, closing : 1, shut : 1, tls_started : 1;
   char client_ip[48];
+  pt_tls_t *tls;         /* an HTTPS listener's connection */
+  pt_tls_peer_t *peer;   /* its verified client certificate, or NULL */
 };
 
 /* server.c */
@@ -81,6 +84,8 @@ void pt__conn_advance(pt_conn_t *c);     /* finish what can finish, parse what w
 void pt__conn_close(pt_conn_t *c);       /* at once; memory goes in the close callback */
 void pt__conn_timer(pt_conn_t *c, int kind, uint64_t ms);
 void pt__conn_update_reading(pt_conn_t *c);
+
+void pt__tls_input(pt_conn_t *c, const char *data, size_t len); /* ciphertext from the client */
 
 /* request.c */
 pt_request_t *pt__request_new(pt_conn_t *c);

@@ -11,6 +11,7 @@
 
 #include "admin.h"
 #include "store.h"
+#include "tls_context.h"
 #include "watch.h"
 #include "worker.h"
 
@@ -46,6 +47,10 @@ static pt_generation_t *build(const char *path, uint64_t number, pt_store_t *sto
   pt_generation_t *g = c ? pt_generation_build(c, number) : NULL;
   if (g) g->store = store;
   if (g) pt_generation_find_self_chains(g, d);
+  if (g && !(g->tls = pt_tls_set_build(g->config, d))) {
+    pt_generation_unref(g);
+    g = NULL;
+  }
   if (g && (pt_generation_snapshot(g, d) < 0 || pt_generation_check_policies(g, d) < 0)) {
     pt_generation_unref(g);
     g = NULL;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lbridge.h"
+#include "tls_context.h"
 
 pt_backend_rt_t *pt_registry_backend(const pt_generation_t *g, const char *id) {
   return pt_strmap_get(&g->backend_by_id, id, strlen(id));
@@ -217,6 +218,7 @@ void pt_generation_unref(pt_generation_t *g) {
   free(g->lua);
   pt_router_free(&g->router);
   pt_selfchain_free(&g->selfchain);
+  pt_tls_set_free(g->tls);
   for (int i = 0; i < g->nfiles; i++) free(g->files[i].path), free(g->files[i].text);
   free(g->files);
   free(g->backend_self);

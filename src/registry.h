@@ -39,6 +39,7 @@ typedef struct pt_generation_s {
   int needs_budget;              /* some policy code can loop: run requests under the instruction hook */
   int nfiles;
   pt_selfchain_t selfchain;      /* this gateway's own endpoints */
+  struct pt_tls_set_s *tls;      /* TLS contexts of listeners and backends (tls_context.h) */
   const char **backend_self;     /* per backend: the listener its url reaches, or NULL */
   const char **api_self;         /* per API (serviceUrl): the same */
   double loaded_at;              /* wall clock, seconds */

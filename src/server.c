@@ -11,17 +11,18 @@
 #include <string.h>
 
 #include "conn.h"
-
-#define MAX_LEFTOVER (64 * 1024) /* pipelined bytes buffered before we stop reading */
-#define LINGER_MS 2000           /* how long a closing connection drains unread input */
+#include "tls_context.h"
 
 static llhttp_settings_t request_settings;
 static void conn_end(pt_conn_t *c);
 
 /* ---- timers and reading ------------------------------------------------ */
 
+static void tls_failed(pt_conn_t *c, const char *why);
+
 static void on_timer(pt_deadline_t *d) {
   pt_conn_t *c = d->data;
+  if (c->tls && !pt_tls_established(c->tls)) return tls_failed(c, "no handshake within timeouts.headerRead");
   /* no response: a slowloris gets nothing but a closed socket */
   if (c->timer_kind == TIMER_HEADER && c->req && !c->req->response_started) c->req->reason = "ClientTimeout";
   pt__conn_close(c);
@@ -174,31 +175,100 @@ static void conn_parse(pt_conn_t *c, const char *data, size_t len) {
   parse_failed(c, err);
 }
 
+/* The client closed its side (or the connection failed). */
+static void conn_eof(pt_conn_t *c, int err) {
+  pt_request_t *r = c->req;
+  /* A client may half-close after a complete request and still read the answer. */
+  if (err == UV_EOF && !c->ending && r && r->message_done && !r->response_done) {
+    r->keep_alive = 0;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = 0;
+    c->block |= BLOCK_PIPELINE;
+    return;
+  }
+  pt__conn_close(c);
+}
+
+/* Request bytes (decrypted, with TLS). */
+static void conn_input(pt_conn_t *c, const char *data, size_t len) {
+  if (c->paused) {
+    pt_buf_append(&c->leftover, data, len);
+    if (c->leftover.len > MAX_LEFTOVER) c->block |= BLOCK_PIPELINE;
+  } else {
+    conn_parse(c, data, len);
+    if (c->timer_kind == TIMER_IDLE && c->req && !c->req->message_done) pt__conn_timer(c, TIMER_IDLE, c->idle_ms);
+  }
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   pt_conn_t *c = s->data;
   if (nread == 0) return;
-  if (nread < 0) {
-    pt_request_t *r = c->req;
-    /* A client may half-close after a complete request and still read the answer. */
-    if (nread == UV_EOF && !c->ending && r && r->message_done && !r->response_done) {
-      r->keep_alive = 0;
-      uv_read_stop(s);
-      c->reading = 0;
-      c->block |= BLOCK_PIPELINE;
-      return;
-    }
-    pt__conn_close(c);
-    return;
-  }
+  if (nread < 0) return conn_eof(c, (int)nread);
   if (c->ending) return; /* lingering close: input is drained and dropped */
-  if (c->paused) {
-    pt_buf_append(&c->leftover, buf->base, (size_t)nread);
-    if (c->leftover.len > MAX_LEFTOVER) c->block |= BLOCK_PIPELINE;
-  } else {
-    conn_parse(c, buf->base, (size_t)nread);
-    if (c->timer_kind == TIMER_IDLE && c->req && !c->req->message_done) pt__conn_timer(c, TIMER_IDLE, c->idle_ms);
-  }
+  if (c->tls) return pt__tls_input(c, buf->base, (size_t)nread);
+  conn_input(c, buf->base, (size_t)nread);
   pt__conn_advance(c);
+}
+
+/* ---- TLS --------------------------------------------------------------- */
+
+static void tls_failed(pt_conn_t *c, const char *why) {
+  pt_worker_t *w = c->w;
+  atomic_fetch_add_explicit(&w->tls.failures, 1, memory_order_relaxed);
+  uint64_t now = uv_now(&w->loop);
+  if (w->tls.logged_at && now - w->tls.logged_at < 1000) { /* a flood must not flood the log */
+    w->tls.unlogged++;
+  } else {
+    fprintf(stderr, "portico: tls: handshake from %s failed: %s", c->client_ip, why);
+    if (w->tls.unlogged) fprintf(stderr, " (and %llu more since the last report)", (unsigned long long)w->tls.unlogged);
+    fputc('\n', stderr);
+    w->tls.logged_at = now, w->tls.unlogged = 0;
+  }
+  pt_writeq_flush(&c->out); /* the alert, if mbedTLS wrote one */
+  pt__conn_close(c);
+}
+
+/* A request line where a ClientHello should be: say so in plain HTTP, then close. */
+static void plain_http_on_tls(pt_conn_t *c) {
+  static const char body[] = "{ \"statusCode\": 400, \"message\": \"The plain HTTP request was sent to an HTTPS "
+                             "port: use https://\" }";
+  atomic_fetch_add_explicit(&c->w->tls.plain_http, 1, memory_order_relaxed);
+  c->out.tls = NULL;
+  pt_buf_printf(&c->out.pending, "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+                "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", sizeof body - 1, body);
+  conn_end(c);
+}
+
+/* 0, or -1 when the connection was refused (an optional client certificate that does not verify). */
+static int tls_established(pt_conn_t *c) {
+  pt_tls_peer_t peer;
+  if (pt_tls_peer_rejected(c->tls)) return tls_failed(c, "the client certificate did not verify"), -1;
+  atomic_fetch_add_explicit(&c->w->tls.handshakes, 1, memory_order_relaxed);
+  if (pt_tls_peer(c->tls, &peer) && (c->peer = malloc(sizeof peer))) *c->peer = peer;
+  return 0;
+}
+
+void pt__tls_input(pt_conn_t *c, const char *data, size_t len) {
+  int was = pt_tls_established(c->tls);
+  if (!c->tls_started && len && data[0] >= 'A' && data[0] <= 'Z') return plain_http_on_tls(c);
+  c->tls_started = 1;
+  if (pt_tls_feed(c->tls, data, len) < 0) return pt__conn_close(c);
+  for (;;) {
+    int n = pt_tls_read(c->tls, c->w->plainbuf, sizeof c->w->plainbuf);
+    if (!was && pt_tls_established(c->tls)) {
+      was = 1;
+      if (tls_established(c) < 0) return;
+    }
+    if (n == PT_TLS_AGAIN) break;
+    if (n == PT_TLS_EOF) return conn_eof(c, UV_EOF);
+    if (n < 0) {
+      if (!was) return tls_failed(c, pt_tls_error(c->tls));
+      return pt__conn_close(c);
+    }
+    conn_input(c, c->w->plainbuf, (size_t)n);
+    if (c->closing || c->ending) return;
+  }
+  pt__conn_advance(c); /* also sends what the handshake wrote */
 }
 
 /* ---- connection lifecycle ------------------------------------------------ */
@@ -259,6 +329,7 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 static void conn_end(pt_conn_t *c) {
   if (c->closing) return;
   c->ending = 1;
+  if (c->out.tls) pt_tls_close_notify(c->tls);
   if (pt_writeq_flush(&c->out) < 0) {
     pt__conn_close(c);
     return;
@@ -280,6 +351,8 @@ static void on_timer_closed(uv_handle_t *h) {
   pt_worker_t *w = c->w;
   pt_writeq_free(&c->out);
   pt_buf_free(&c->leftover);
+  pt_tls_free(c->tls);
+  free(c->peer);
   free(c);
   pt__worker_maybe_done(w);
 }
@@ -311,8 +384,24 @@ static pt_conn_t *conn_new(pt_worker_t *w) {
   return c;
 }
 
+static int same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+  size_t n = a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  return a->ss_family == b->ss_family && memcmp(a, b, n) == 0;
+}
+
+/* The listener's TLS context in the current generation: a reload may have renewed
+ * its certificate, and this connection keeps the one it started with. */
+static int conn_tls(pt_conn_t *c, const pt_generation_t *g, const struct sockaddr_storage *listener) {
+  for (int i = 0; listener && i < g->config->nlisten; i++)
+    if (g->tls->listeners[i] && same_addr(&g->config->listen[i].addr, listener)) {
+      if (!(c->tls = pt_tls_new(g->tls->listeners[i], NULL))) return -1;
+      c->out.tls = c->tls;
+    }
+  return 0;
+}
+
 /* The connection is open: parse, time out, and account for it. */
-static void conn_start(pt_conn_t *c) {
+static int conn_start(pt_conn_t *c, const struct sockaddr_storage *listener) {
   pt_worker_t *w = c->w;
   c->next = w->conns;
   if (w->conns) w->conns->prev = c;
@@ -323,9 +412,15 @@ static void conn_start(pt_conn_t *c) {
   pt_generation_t *g = pt__gateway_current(w->gw);
   c->idle_ms = g->config->timeouts.idle;
   c->header_ms = g->config->timeouts.header_read;
+  int rc = conn_tls(c, g, listener);
   pt_generation_unref(g);
+  if (rc < 0) {
+    pt__conn_close(c);
+    return -1;
+  }
   pt__conn_timer(c, TIMER_HEADER, c->header_ms);
   pt__conn_update_reading(c);
+  return 0;
 }
 
 void pt_server_on_connection(uv_stream_t *listener, int status) {
@@ -345,7 +440,7 @@ void pt_server_on_connection(uv_stream_t *listener, int status) {
     if (peer.ss_family == AF_INET6) uv_ip6_name((struct sockaddr_in6 *)&peer, c->client_ip, sizeof c->client_ip);
     else uv_ip4_name((struct sockaddr_in *)&peer, c->client_ip, sizeof c->client_ip);
   }
-  conn_start(c);
+  conn_start(c, &((pt_listener_t *)listener)->addr);
 }
 
 int pt_server_adopt(pt_worker_t *w, int fd) {
@@ -362,8 +457,7 @@ int pt_server_adopt(pt_worker_t *w, int fd) {
     return rc;
   }
   snprintf(c->client_ip, sizeof c->client_ip, "127.0.0.1"); /* the gateway itself is the client */
-  conn_start(c);
-  return 0;
+  return conn_start(c, NULL) < 0 ? UV_ENOMEM : 0;
 }
 
 void pt_server_drain(pt_worker_t *w) {

@@ -40,7 +40,12 @@ typedef struct pt_worker_s {
   pt_pool_t pool;
   pt_dns_t dns;
   pt_accesslog_t log;
+  struct {                /* TLS listeners, for /status and the error log */
+    _Atomic uint64_t handshakes, failures, plain_http;
+    uint64_t logged_at, unlogged; /* failures are logged at most once a second */
+  } tls;
   char readbuf[64 * 1024]; /* every read lands here and is consumed at once */
+  char plainbuf[16 * 1024]; /* decrypted TLS records land here and are consumed at once */
 } pt_worker_t;
 
 int pt_worker_start(pt_worker_t *w, struct pt_gateway_s *gw, int index, int log_fd);

@@ -7,7 +7,7 @@
 typedef struct {
   uv_write_t req;
   pt_writeq_t *q;
-  char *base; /* moved out of q->pending; freed here */
+  char *base; /* moved out of the pending (or TLS wire) buffer; freed here */
   size_t len;
 } writeq_req_t;
 
@@ -18,6 +18,7 @@ void pt_writeq_init(pt_writeq_t *q, uv_stream_t *stream, void *data, pt_writeq_c
   q->data = data;
   q->on_drain = on_drain;
   q->error = 0;
+  q->tls = NULL;
 }
 
 static void on_written(uv_write_t *w, int status) {
@@ -36,33 +37,40 @@ static void on_written(uv_write_t *w, int status) {
 
 int pt_writeq_flush(pt_writeq_t *q) {
   if (q->error) return q->error;
-  if (!q->stream || q->pending.len == 0) return 0;
+  if (!q->stream) return 0;
+  pt_buf_t *out = &q->pending;
+  if (q->tls) {
+    int rc = pt_tls_seal(q->tls, &q->pending);
+    if (rc < 0) return q->error = rc;
+    out = pt_tls_wire(q->tls);
+  }
+  if (out->len == 0) return 0;
   size_t off = 0;
   if (q->inflight == 0) {
-    uv_buf_t b = uv_buf_init(q->pending.base, (unsigned)q->pending.len);
+    uv_buf_t b = uv_buf_init(out->base, (unsigned)out->len);
     int n = uv_try_write(q->stream, &b, 1);
     if (n < 0 && n != UV_EAGAIN) return q->error = n;
     if (n > 0) off = (size_t)n;
-    if (off == q->pending.len) {
-      q->pending.len = 0;
+    if (off == out->len) {
+      out->len = 0;
       return 0;
     }
   }
   writeq_req_t *r = malloc(sizeof *r);
   if (!r) return q->error = UV_ENOMEM;
   r->q = q;
-  r->len = q->pending.len - off;
-  if (off) { /* keep the remainder only; the pending buffer stays with the queue */
+  r->len = out->len - off;
+  if (off) { /* keep the remainder only; the buffer stays with its owner */
     r->base = malloc(r->len);
     if (!r->base) {
       free(r);
       return q->error = UV_ENOMEM;
     }
-    memcpy(r->base, q->pending.base + off, r->len);
-    q->pending.len = 0;
+    memcpy(r->base, out->base + off, r->len);
+    out->len = 0;
   } else {
-    r->base = q->pending.base;
-    q->pending = (pt_buf_t){0};
+    r->base = out->base;
+    *out = (pt_buf_t){0};
   }
   uv_buf_t b = uv_buf_init(r->base, (unsigned)r->len);
   int rc = uv_write(&r->req, q->stream, &b, 1, on_written);

@@ -1,0 +1,30 @@
+/* tls_context.h - a generation's TLS contexts, built from its configuration:
+ * one server context per TLS listener (its certificate, the SNI certificates of
+ * gateway.certificates, client-certificate checks, ciphers, session tickets),
+ * one client context per https backend with settings of its own (CAs,
+ * verification, client certificate), and the default client context every
+ * other https URL uses (the system CAs plus gateway.tls.caCertificates).
+ * Every file is read here, once; a bad one is a located error, and the
+ * reload that brought it is refused. */
+#ifndef PT_TLS_CONTEXT_H
+#define PT_TLS_CONTEXT_H
+
+#include "config.h"
+#include "tls.h"
+
+#define PT_SYSTEM_CAS "/etc/ssl/certs/ca-certificates.crt"
+
+typedef struct pt_tls_set_s {
+  pt_tls_ctx_t **listeners;  /* parallel to config->listen; NULL for plain listeners */
+  pt_tls_ctx_t **backends;   /* parallel to config->backends; NULL: the default client */
+  pt_tls_ctx_t *client;      /* the default client context */
+  int nlisteners, nbackends;
+} pt_tls_set_t;
+
+/* Builds every context of c. NULL with errors in d. */
+pt_tls_set_t *pt_tls_set_build(const pt_config_t *c, pt_diag_t *d);
+void pt_tls_set_free(pt_tls_set_t *s);
+/* The client context for a backend (its index in config->backends, or -1). */
+pt_tls_ctx_t *pt_tls_set_client(const pt_tls_set_t *s, int backend);
+
+#endif
