@@ -165,7 +165,7 @@ int pt_dispatch_forward(const pt_generation_t *g, const pt_dispatch_in_t *in, pt
       .authority = d->origin->authority,
       .via = g->via,
       .client_ip = in->client_ip,
-      .proto = "http",
+      .proto = in->proto ? in->proto : "http",
       .chunked = in->chunked && length < 0,
       .replace_length = length >= 0,
       .body_length = length >= 0 ? (uint64_t)length : 0,

@@ -15,6 +15,7 @@ typedef struct pt_dispatch_in_s {
   const char *url; size_t url_len;  /* the request target as received */
   const pt_headers_t *headers;
   const char *client_ip;
+  const char *proto;         /* "http" or "https": how the request reached us (X-Forwarded-Proto) */
   int chunked;               /* the body arrives chunked (re-framed chunked upstream) */
   int has_length; uint64_t content_length;
 } pt_dispatch_in_t;
