@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "registry.h"
+#include "tls_context.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -152,7 +153,6 @@ static void call_start(pt_worker_t *w, const pt_generation_t *g, call_t *k, cons
   int bad = !base || pt_url_parse(&k->url, base, err, sizeof err) < 0;
   free(base);
   if (bad) return call_fail(k, "send-request: invalid url");
-  if (strcmp(k->url.scheme, "http") != 0) return call_fail(k, "send-request: https is not supported yet");
   if (compose(k, c, g->via) < 0) return call_fail(k, "out of memory");
   uint64_t timeout = c->timeout_ms ? c->timeout_ms : CALL_TIMEOUT_MS;
   pt_exchange_params_t xp = {
@@ -163,6 +163,7 @@ static void call_start(pt_worker_t *w, const pt_generation_t *g, call_t *k, cons
       .head_request = c->method && strcmp(c->method, "HEAD") == 0,
       .idempotent = 0, /* a policy's call is never replayed */
       .in_process = pt_selfchain_match(&g->selfchain, &k->url, 0) != NULL,
+      .tls = strcmp(k->url.scheme, "https") == 0 ? pt_tls_set_client(g->tls, -1) : NULL,
       .connect_timeout_ms = timeout < g->config->timeouts.backend_connect ? timeout : g->config->timeouts.backend_connect,
       .response_timeout_ms = timeout,
   };

@@ -112,6 +112,7 @@ void pt_pool_free(pt_pool_t *p) {
 static void on_timer_closed(uv_handle_t *h) {
   pt_upconn_t *c = ((pt_deadline_t *)h->data)->data;
   pt_writeq_free(&c->out);
+  pt_tls_free(c->tls);
   free(c);
 }
 

@@ -1,5 +1,6 @@
 /* pool.h - keep-alive upstream connections of one worker, keyed by origin
- * (scheme, host, port; TLS settings join the key when TLS lands). Idle
+ * (scheme, host, port, and for https a digest of trust, checks and client
+ * certificate: see tls_context.c). Idle
  * connections are reused most-recent first, closed after the idle timeout,
  * when the backend closes them, or when an origin has too many idle. */
 #ifndef PT_POOL_H
@@ -9,6 +10,7 @@
 #include <uv.h>
 
 #include "deadline.h"
+#include "tls.h"
 #include "writeq.h"
 
 #include <llhttp.h>
@@ -30,6 +32,7 @@ typedef struct pt_upconn_s {
   int closing;
   int reading;
   struct pt_pool_s *pool;
+  pt_tls_t *tls;                   /* https: the session (its context is part of the pool key) */
 } pt_upconn_t;
 
 typedef struct pt_pool_s {

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "conn.h"
+#include "plan.h"
+#include "tls_context.h"
 
 static const pt_exchange_handler_t exchange_handler;
 
@@ -89,6 +91,7 @@ static void request_log(pt_conn_t *c, pt_request_t *r) {
       .reason = r->reason,
       .message = r->detail,
       .traces = r->traces,
+      .policy = r->policy ? "lua" : r->flags.plan ? "plan" : NULL,
       .status = r->status,
       .bytes_in = r->bytes_in,
       .bytes_out = r->bytes_out,
@@ -180,6 +183,12 @@ static int expects_continue(pt_conn_t *c) {
          pt_http_list_has(pt_header_value(&r->headers, e), r->headers.items[e].value_len, "100-continue");
 }
 
+/* The TLS client context for an https origin: the backend's own, or the gateway's default. */
+static pt_tls_ctx_t *origin_tls(const pt_request_t *r) {
+  if (strcmp(r->d.connect->scheme, "https") != 0) return NULL;
+  return pt_tls_set_client(r->gen->tls, r->d.backend ? (int)(r->d.backend - r->gen->backends) : -1);
+}
+
 /* Starts the exchange with the head in r->d; `body` (may be NULL) replaces the
  * client's body; timeout_ms (0: the gateway's) bounds the wait for the response. */
 static void start_exchange(pt_conn_t *c, const pt_buf_t *body, uint64_t timeout_ms) {
@@ -194,6 +203,7 @@ static void start_exchange(pt_conn_t *c, const pt_buf_t *body, uint64_t timeout_
       .head_request = c->parser.method == HTTP_HEAD,
       .idempotent = is_idempotent(c->parser.method),
       .in_process = r->d.self != NULL,
+      .tls = origin_tls(r),
       .connect_timeout_ms = cfg->timeouts.backend_connect,
       .response_timeout_ms = timeout_ms ? timeout_ms : cfg->timeouts.backend,
   };
@@ -354,6 +364,67 @@ static void apply_step(pt_conn_t *c, pt_policy_result_t *res) {
   respond_from_policy(c, res, res->has_body ? res->body.base : "", res->has_body ? res->body.len : 0);
 }
 
+/* ---- the native plan (plan.h) ------------------------------------------------ */
+
+/* The client message of APIM's default error answer, as pipeline.lua makes it. */
+static const char *policy_client_message(const char *reason, const char *message) {
+  if (strcmp(reason, "BackendConnectionFailure") == 0) return "Backend connection failure";
+  if (strcmp(reason, "Timeout") == 0) return "Backend did not respond in time";
+  if (strcmp(reason, "ExpressionValueEvaluationFailure") == 0) return "Internal server error";
+  return message ? message : "Internal server error";
+}
+
+/* A failed forward of a plan: the answer the Lua path gives when on-error is
+ * empty (status 500, APIM's JSON body, through the policy response head). */
+static void plan_fail(pt_conn_t *c, const char *reason, const char *message) {
+  pt_request_t *r = c->req;
+  pt_policy_result_t res = {.status = 500};
+  pt_buf_t body = {0};
+  const char *m = policy_client_message(reason, message);
+  int rc = pt_buf_appends(&body, "{\"statusCode\": 500, \"message\": \"");
+  for (const char *p = m; *p && !rc; p++) /* JSON string: the messages are plain text */
+    rc = (*p == '"' || *p == '\\') ? pt_buf_printf(&body, "\\%c", *p)
+         : (unsigned char)*p < 0x20 ? pt_buf_printf(&body, "\\u%04x", *p) : pt_buf_append(&body, p, 1);
+  if (!rc) rc = pt_buf_appends(&body, "\"}");
+  if (!rc) rc = pt_headers_name_piece(&res.headers, "Content-Type", 12);
+  if (!rc) rc = pt_headers_value_piece(&res.headers, "application/json", 16);
+  if (rc) pt__respond_error(c, 500, "InternalError", "Out of memory");
+  else respond_from_policy(c, &res, body.base, body.len);
+  pt_headers_free(&res.headers);
+  pt_buf_free(&body);
+  r->reason = reason;
+}
+
+/* Runs the plan and forwards through the same dispatch as the Lua path's forward step. */
+static void plan_forward(pt_conn_t *c) {
+  pt_request_t *r = c->req;
+  const pt_route_match_t *m = &r->d.route;
+  int has_query = r->d.path_len < r->d.url_len;
+  pt_plan_input_t pin = {
+      .method = llhttp_method_name(c->parser.method), .headers = &r->headers,
+      .query = has_query ? r->d.url + r->d.path_len + 1 : "", .query_len = has_query ? r->d.url_len - r->d.path_len - 1 : 0,
+      .params = m->params, .nparams = m->nparams,
+  };
+  pt_plan_out_t out;
+  if (pt_plan_run(r->flags.plan, &pin, pt_lua_plan_work(worker_lua(c)), &out) < 0)
+    return pt__respond_error(c, 500, "InternalError", "Out of memory");
+  /* no set-backend-service: the Lua path forwards to the API's service URL text */
+  const char *base_url = out.base_url ? out.base_url : !out.backend_id && m->api->backend_id ? m->api->service_url_text : NULL;
+  pt_forward_override_t ov = {
+      .method = out.method, .backend_id = out.backend_id, .base_url = base_url,
+      .rest = out.rest, .query = out.query, .headers = out.headers, .body_length = -1,
+  };
+  pt_dispatch_in_t in;
+  dispatch_input(c, &in);
+  if (pt_dispatch_forward(r->gen, &in, &r->d, &ov) < 0) return pt__respond_error(c, 500, "InternalError", "Out of memory");
+  if (r->d.status) {
+    free(r->detail);
+    r->detail = strdup(r->d.message);
+    return plan_fail(c, r->d.reason, r->d.message);
+  }
+  start_exchange(c, NULL, 0);
+}
+
 static void policy_start(pt_conn_t *c) {
   pt_request_t *r = c->req;
   const pt_route_match_t *m = &r->d.route;
@@ -414,6 +485,7 @@ void pt__request_dispatch(pt_conn_t *c) {
   if (r->d.status) return pt__respond_error(c, r->d.status, r->d.reason, r->d.message);
   int policies = wants_policies(c);
   if (policies < 0) return pt__respond_error(c, 500, "InternalError", "Internal server error");
+  if (policies && r->flags.plan) return plan_forward(c);
   if (policies) {
     r->policy = 1;
     if (!(r->flags.request_body && r->has_body)) return policy_start(c);
@@ -584,6 +656,8 @@ static void x_on_error(pt_exchange_t *x, int status, const char *reason, const c
     r->reason = reason;
     pt_policy_resume_error(r->run, reason, client_message(reason, status), &res);
     apply_step(c, res);
+  } else if (r->flags.plan && !r->response_started) { /* as the Lua path without on-error */
+    plan_fail(c, reason, client_message(reason, status));
   } else {
     pt__respond_error(c, status, reason, client_message(reason, status));
   }

@@ -142,6 +142,7 @@ int pt_tls_seal(pt_tls_t *t, pt_buf_t *plain) {
 }
 
 pt_buf_t *pt_tls_wire(pt_tls_t *t) { return &t->wire; }
+int pt_tls_pending(const pt_tls_t *t) { return t->in.len > t->in_off || mbedtls_ssl_get_bytes_avail(&t->ssl) > 0; }
 int pt_tls_established(const pt_tls_t *t) { return t->established; }
 const char *pt_tls_error(const pt_tls_t *t) { return t->error[0] ? t->error : "TLS handshake failed"; }
 

@@ -74,6 +74,8 @@ int pt_tls_seal(pt_tls_t *t, pt_buf_t *plain);
 /* Ciphertext waiting for the stream; the write queue takes it from here. */
 pt_buf_t *pt_tls_wire(pt_tls_t *t);
 int pt_tls_established(const pt_tls_t *t);
+/* Input fed in and not read yet (bytes after a response make a connection unusable). */
+int pt_tls_pending(const pt_tls_t *t);
 /* Queues a close_notify alert (once). */
 void pt_tls_close_notify(pt_tls_t *t);
 /* Why the session failed: for logs and BackendConnectionFailure messages. */

@@ -26,7 +26,9 @@ struct pt_exchange_s {
   pt_worker_t *w;
   pt_upconn_t *conn;
   pt_dns_lookup_t *lookup;
-  const char *key, *host; /* borrowed from the generation the owner pins */
+  const char *key, *host; /* borrowed from the generation the owner pins (key: owned with TLS) */
+  const char *name;       /* the origin, for messages */
+  pt_tls_ctx_t *tls;      /* borrowed like key */
   int port;
   pt_buf_t head;          /* kept until response bytes arrive, for the one retry */
   pt_headers_t resp;
@@ -46,6 +48,7 @@ double pt_exchange_backend_ms(const pt_exchange_t *x) { return x->backend_ms; }
 
 static void exchange_free(pt_exchange_t *x) {
   if (x->lookup) pt_dns_cancel(x->lookup);
+  if (x->key != x->name) free((char *)x->key);
   pt_buf_free(&x->head);
   pt_headers_free(&x->resp);
   free(x);
@@ -100,12 +103,14 @@ static void on_timeout(pt_deadline_t *d) {
   pt_exchange_t *x = ((pt_upconn_t *)d->data)->exchange;
   if (!x) return;
   if (!x->conn->out.stream)
-    fail(x, 500, pt_reason_connection_failure, "connecting to %s timed out", x->key);
+    fail(x, 500, pt_reason_connection_failure, "connecting to %s timed out", x->name);
+  else if (x->conn->tls && !pt_tls_established(x->conn->tls))
+    fail(x, 500, pt_reason_connection_failure, "TLS handshake with %s timed out", x->name);
   else if (!x->head_seen)
-    fail(x, 500, pt_reason_timeout, "backend %s sent no response within %llu ms", x->key,
+    fail(x, 500, pt_reason_timeout, "backend %s sent no response within %llu ms", x->name,
          (unsigned long long)x->response_timeout_ms);
   else
-    fail(x, 502, pt_reason_timeout, "backend %s stalled mid-response", x->key);
+    fail(x, 502, pt_reason_timeout, "backend %s stalled mid-response", x->name);
 }
 
 static void arm(pt_exchange_t *x, uint64_t ms) {
@@ -141,6 +146,75 @@ static void finish(pt_exchange_t *x, int extra_bytes) {
   exchange_free(x);
 }
 
+/* The backend closed (or the connection failed): a close-delimited body ends here. */
+static void response_eof(pt_exchange_t *x, pt_upconn_t *c, int err) {
+  if (err == UV_EOF && x->head_seen && llhttp_message_needs_eof(&c->parser)) {
+    x->in_callback = 1;
+    llhttp_errno_t e = llhttp_finish(&c->parser); /* on_message_complete answers HPE_PAUSED */
+    x->in_callback = 0;
+    if (x->aborted) {
+      discard(x);
+      return;
+    }
+    if ((e == HPE_OK || e == HPE_PAUSED) && x->complete) {
+      finish(x, 0);
+      return;
+    }
+  }
+  connection_lost(x, err);
+}
+
+/* Response bytes (decrypted, with TLS). 1 while the exchange goes on, 0 when it ended. */
+static int response_bytes(pt_exchange_t *x, pt_upconn_t *c, const char *data, size_t len) {
+  x->got_bytes = 1;
+  pt_buf_free(&x->head); /* from now on there is no retry */
+  arm(x, x->response_timeout_ms);
+  x->in_callback = 1;
+  llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
+  x->in_callback = 0;
+  if (x->aborted) {
+    discard(x);
+  } else if (err == HPE_PAUSED && x->complete) {
+    /* bytes after the response, or records not read yet, make the connection unusable */
+    finish(x, llhttp_get_error_pos(&c->parser) != data + len || (c->tls && pt_tls_pending(c->tls)));
+  } else if (err != HPE_OK) {
+    fail(x, 502, pt_reason_invalid_response, "backend %s sent an invalid response: %s", x->name,
+         llhttp_get_error_reason(&c->parser) ? llhttp_get_error_reason(&c->parser) : llhttp_errno_name(err));
+  } else {
+    return 1;
+  }
+  return 0;
+}
+
+static void flush_batch(pt_exchange_t *x) {
+  x->in_callback = 1;
+  x->h->on_flush(x);
+  x->in_callback = 0;
+  if (x->aborted) discard(x);
+}
+
+static void tls_response(pt_exchange_t *x, pt_upconn_t *c, const char *data, size_t len) {
+  int was = pt_tls_established(c->tls);
+  if (pt_tls_feed(c->tls, data, len) < 0) return fail(x, 500, pt_reason_connection_failure, "out of memory");
+  for (;;) {
+    int n = pt_tls_read(c->tls, x->w->plainbuf, sizeof x->w->plainbuf);
+    if (!was && pt_tls_established(c->tls)) { /* the head waited for the handshake */
+      was = 1;
+      arm(x, x->response_timeout_ms);
+      if (pt_writeq_flush(&c->out) < 0) return connection_lost(x, c->out.error);
+    }
+    if (n == PT_TLS_AGAIN) break;
+    if (n == PT_TLS_EOF) return response_eof(x, c, UV_EOF);
+    if (n < 0 && !was)
+      return fail(x, 500, pt_reason_connection_failure, "TLS handshake with %s failed: %s", x->name,
+                  pt_tls_error(c->tls));
+    if (n < 0) return connection_lost(x, UV_EPROTO);
+    if (!response_bytes(x, c, x->w->plainbuf, (size_t)n)) return;
+  }
+  if (pt_writeq_flush(&c->out) < 0) return connection_lost(x, c->out.error);
+  flush_batch(x);
+}
+
 /* Reading stays on while a connection is pooled (no epoll changes per
  * request); input on an idle connection retires it. */
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -151,43 +225,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     pt_pool_idle_input(c);
     return;
   }
-  if (nread < 0) {
-    /* A close-delimited body ends at EOF. */
-    if (nread == UV_EOF && x->head_seen && llhttp_message_needs_eof(&c->parser)) {
-      x->in_callback = 1;
-      llhttp_errno_t err = llhttp_finish(&c->parser); /* on_message_complete answers HPE_PAUSED */
-      x->in_callback = 0;
-      if (x->aborted) {
-        discard(x);
-        return;
-      }
-      if ((err == HPE_OK || err == HPE_PAUSED) && x->complete) {
-        finish(x, 0);
-        return;
-      }
-    }
-    connection_lost(x, (int)nread);
-    return;
-  }
-  x->got_bytes = 1;
-  pt_buf_free(&x->head); /* from now on there is no retry */
-  arm(x, x->response_timeout_ms);
-  x->in_callback = 1;
-  llhttp_errno_t err = llhttp_execute(&c->parser, buf->base, (size_t)nread);
-  x->in_callback = 0;
-  if (x->aborted) {
-    discard(x);
-  } else if (err == HPE_PAUSED && x->complete) {
-    finish(x, llhttp_get_error_pos(&c->parser) != buf->base + nread);
-  } else if (err != HPE_OK) {
-    fail(x, 502, pt_reason_invalid_response, "backend %s sent an invalid response: %s", x->key,
-         llhttp_get_error_reason(&c->parser) ? llhttp_get_error_reason(&c->parser) : llhttp_errno_name(err));
-  } else {
-    x->in_callback = 1;
-    x->h->on_flush(x);
-    x->in_callback = 0;
-    if (x->aborted) discard(x);
-  }
+  if (nread < 0) return response_eof(x, c, (int)nread);
+  if (c->tls) return tls_response(x, c, buf->base, (size_t)nread);
+  if (response_bytes(x, c, buf->base, (size_t)nread)) flush_batch(x);
 }
 
 static pt_exchange_t *parser_exchange(llhttp_t *p) { return ((pt_upconn_t *)p->data)->exchange; }
@@ -276,17 +316,28 @@ static void start_reading(pt_exchange_t *x) {
   arm(x, x->response_timeout_ms);
 }
 
+/* The ClientHello goes out now; the request head waits in the queue for the handshake. */
+static int start_tls(pt_exchange_t *x, pt_upconn_t *c) {
+  if (!(c->tls = pt_tls_new(x->tls, x->host))) return fail(x, 500, pt_reason_connection_failure, "out of memory"), -1;
+  c->out.tls = c->tls;
+  arm(x, x->connect_timeout_ms);
+  if (pt_tls_handshake(c->tls) < 0)
+    return fail(x, 500, pt_reason_connection_failure, "TLS with %s failed: %s", x->name, pt_tls_error(c->tls)), -1;
+  return 0;
+}
+
 static void on_connected(uv_connect_t *req, int status) {
   pt_upconn_t *c = req->data;
   pt_exchange_t *x = c->exchange;
   if (!x) return; /* aborted while connecting; the connection is already closing */
   if (status < 0) {
-    fail(x, 500, pt_reason_connection_failure, "cannot connect to %s: %s", x->key, uv_strerror(status));
+    fail(x, 500, pt_reason_connection_failure, "cannot connect to %s: %s", x->name, uv_strerror(status));
     return;
   }
   c->out.stream = (uv_stream_t *)&c->tcp;
   uv_tcp_nodelay(&c->tcp, 1);
   start_reading(x);
+  if (x->tls && start_tls(x, c) < 0) return;
   if (pt_writeq_flush(&c->out) < 0) connection_lost(x, c->out.error);
 }
 
@@ -294,7 +345,7 @@ static void do_connect(pt_exchange_t *x, const struct sockaddr_storage *addr) {
   pt_upconn_t *c = x->conn;
   c->connect.data = c;
   int rc = uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)addr, on_connected);
-  if (rc < 0) fail(x, 500, pt_reason_connection_failure, "cannot connect to %s: %s", x->key, uv_strerror(rc));
+  if (rc < 0) fail(x, 500, pt_reason_connection_failure, "cannot connect to %s: %s", x->name, uv_strerror(rc));
 }
 
 static void on_resolved(void *data, int status, const struct sockaddr_storage *addr) {
@@ -355,8 +406,18 @@ int pt_exchange_start(pt_worker_t *w, const pt_exchange_params_t *p, const pt_ex
   settings_once();
   pt_exchange_t *x = calloc(1, sizeof *x);
   if (!x) return UV_ENOMEM;
-  x->key = p->origin_key;
+  x->key = x->name = p->origin_key;
   x->host = p->origin->host;
+  if (p->tls && !p->in_process) { /* connections made with other TLS settings are not interchangeable */
+    char *key = malloc(strlen(p->origin_key) + sizeof p->tls->key + 2);
+    if (!key) {
+      free(x);
+      return UV_ENOMEM;
+    }
+    sprintf(key, "%s#%s", p->origin_key, p->tls->key);
+    x->key = key;
+    x->tls = p->tls;
+  }
   x->data = data;
   x->h = h;
   x->w = w;

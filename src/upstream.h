@@ -45,6 +45,7 @@ typedef struct pt_exchange_params_s {
   int head_request;        /* the response to HEAD has no body */
   int idempotent;
   int in_process;          /* the origin is this gateway: no network, a socketpair to our own server */
+  struct pt_tls_ctx_s *tls; /* https: the client context (NULL: plain); SNI and name check use the origin's host */
   uint64_t connect_timeout_ms, response_timeout_ms;
 } pt_exchange_params_t;
 
