@@ -229,8 +229,12 @@ static void status_json(void *data, pt_buf_t *b) {
   last_reload_json(gw, b);
   pt_buf_appends(b, ", \"workers\": [");
   for (int i = 0; i < gw->nworkers; i++)
-    pt_buf_printf(b, "%s{\"index\": %d, \"generation\": %llu}", i ? ", " : "", i,
-                  (unsigned long long)atomic_load(&gw->workers[i].generation));
+    pt_buf_printf(b, "%s{\"index\": %d, \"generation\": %llu, \"tls\": {\"handshakes\": %llu, \"failures\": %llu, "
+                  "\"plainHttp\": %llu}}", i ? ", " : "", i,
+                  (unsigned long long)atomic_load(&gw->workers[i].generation),
+                  (unsigned long long)atomic_load(&gw->workers[i].tls.handshakes),
+                  (unsigned long long)atomic_load(&gw->workers[i].tls.failures),
+                  (unsigned long long)atomic_load(&gw->workers[i].tls.plain_http));
   pt_buf_appends(b, "], \"generations\": [");
   for (const pt_generation_t *l = gw->live; l; l = l->next_live)
     pt_buf_printf(b, "%s{\"generation\": %llu, \"inFlight\": %d, \"current\": %s}", l == gw->live ? "" : ", ",

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 struct pt_tls_s {
@@ -172,8 +173,10 @@ static void dn_text(char *out, size_t size, const mbedtls_x509_name *dn) {
   }
 }
 
-static void time_text(char *out, size_t size, const mbedtls_x509_time *t) {
-  snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", t->year, t->mon, t->day, t->hour, t->min, t->sec);
+static int64_t unix_time(const mbedtls_x509_time *t) {
+  struct tm tm = {.tm_year = t->year - 1900, .tm_mon = t->mon - 1, .tm_mday = t->day,
+                  .tm_hour = t->hour, .tm_min = t->min, .tm_sec = t->sec};
+  return (int64_t)timegm(&tm);
 }
 
 int pt_tls_peer_rejected(const pt_tls_t *t) {
@@ -191,7 +194,7 @@ int pt_tls_peer(const pt_tls_t *t, pt_tls_peer_t *out) {
   size_t n = crt->serial.len < 39 ? crt->serial.len : 39;
   for (size_t i = 0; i < n; i++) snprintf(out->serial + 2 * i, 3, "%02X", crt->serial.p[i]);
   if (!n) out->serial[0] = '\0';
-  time_text(out->not_before, sizeof out->not_before, &crt->valid_from);
-  time_text(out->not_after, sizeof out->not_after, &crt->valid_to);
+  out->not_before = unix_time(&crt->valid_from);
+  out->not_after = unix_time(&crt->valid_to);
   return 1;
 }

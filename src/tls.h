@@ -16,6 +16,7 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -50,7 +51,7 @@ typedef struct pt_tls_peer_s {
   char subject[256], issuer[256];
   char thumbprint[41];          /* SHA-1 of the DER, uppercase hex */
   char serial[80];
-  char not_before[24], not_after[24]; /* "2026-11-26T14:00:00Z" */
+  int64_t not_before, not_after; /* unix seconds */
 } pt_tls_peer_t;
 
 typedef struct pt_tls_s pt_tls_t;

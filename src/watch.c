@@ -62,7 +62,29 @@ static void add(pt_watch_t *w, const char *path, int any) {
   free(b);
 }
 
+static void add_cert(pt_watch_t *w, const pt_cert_cfg_t *cert) {
+  add(w, cert->certificate, 0);
+  add(w, cert->key, 0);
+}
+
+static void add_cas(pt_watch_t *w, const pt_ca_list_t *l) {
+  for (int i = 0; i < l->n; i++) add(w, l->files[i], 0);
+}
+
+/* Renewed certificates are picked up like edited policies. */
+static void collect_tls(pt_watch_t *w, const pt_config_t *c) {
+  for (int i = 0; i < c->nlisten; i++)
+    if (c->listen[i].tls) add_cert(w, &c->listen[i].tls->cert), add_cas(w, &c->listen[i].tls->client_cas);
+  for (int i = 0; i < c->ncertificates; i++) add_cert(w, &c->certificates[i]);
+  add_cas(w, &c->tls.cas);
+  for (int i = 0; i < c->nbackends; i++) {
+    add_cas(w, &c->backends[i].cas);
+    for (int k = 0; k < c->backends[i].ncertificates; k++) add_cert(w, &c->backends[i].certificates[k]);
+  }
+}
+
 static void collect(pt_watch_t *w, const pt_config_t *c) {
+  collect_tls(w, c);
   add(w, c->file, 0);
   add(w, c->policy_file, 0);
   for (int i = 0; i < c->npolicy_paths; i++) add(w, c->policy_paths[i], 1);

@@ -633,7 +633,17 @@ function request_props.Body(self)
   return b
 end
 function request_props.HasBody(self) return request_props.Body(self) ~= nil end
-function request_props.Certificate() return nil end
+-- The client's verified TLS certificate (X509Certificate2's names), or null.
+function request_props.Certificate(self)
+  local c = self.ctx.req.certificate
+  if not c then return nil end
+  local rt = runtime()
+  local function time(ts) return rt and rt.datetime and rt.datetime(ts) or ts end
+  local v = { Subject = c.subject, Issuer = c.issuer, Thumbprint = c.thumbprint, SerialNumber = c.serial,
+              NotBefore = time(c.not_before), NotAfter = time(c.not_after) }
+  rawset(self, "Certificate", v)
+  return v
+end
 
 ------------------------------------------------------------------------------
 -- Response
