@@ -9,6 +9,7 @@
 
 local pipeline = require "portico.pipeline"
 local context = require "portico.context"
+local plan = require "portico.plan"
 
 local match, upper = string.match, string.upper
 
@@ -93,6 +94,8 @@ function M.compile(node, c)
   local forward = pipeline.forward
   -- the options of a literal timeout are made once
   local const_opts = t_const and { timeout = (t and t > 0) and t * 1000 or nil }
+  -- without attributes it is the default forward: the native plan's marker
+  local native = #(node.attrs or {}) == 0 and plan.FORWARD or nil
   return function(ctx)
     local opts, timeout = const_opts, nil
     if opts then
@@ -113,7 +116,7 @@ function M.compile(node, c)
         .. " (fail-on-error-status-code)", resp.status, "forward-request",
         "Backend returned an error status")
     end
-  end
+  end, native
 end
 
 return M

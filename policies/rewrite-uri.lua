@@ -6,6 +6,7 @@
 -- that the operation's URL template did not consume (APIM's rule).
 
 local context = require "portico.context"
+local plan = require "portico.plan"
 
 local find, match, gmatch, sub = string.find, string.match, string.gmatch, string.sub
 local concat = table.concat
@@ -114,7 +115,7 @@ function M.compile(node, c)
   end
   if is_const then
     local t = parse_template(template)
-    return function(ctx) rewrite(ctx, t, copy) end
+    return function(ctx) rewrite(ctx, t, copy) end, plan.rewrite_ops(t, copy)
   end
   return function(ctx) rewrite(ctx, parse_template(get(ctx)), copy) end
 end

@@ -10,6 +10,7 @@
 
 local context = require "portico.context"
 local compiler = require "portico.compiler"
+local plan = require "portico.plan"
 
 local find, match, lower = string.find, string.match, string.lower
 local pairs, ipairs = pairs, ipairs
@@ -52,7 +53,8 @@ function M.compile(node, c)
         return c:error(has_id, "<set-backend-service>: backend '%s' is not defined%s", id,
           hint and (" (did you mean '" .. hint .. "'?)") or " (add it under backends)")
       end
-      return function(ctx) ctx.request:set_backend_id(id, rank) end
+      return function(ctx) ctx.request:set_backend_id(id, rank) end,
+        { { op = "backend_id", name = id, rank = rank } }
     end
     return function(ctx)
       local v = get(ctx)
@@ -69,6 +71,7 @@ function M.compile(node, c)
     return c:error(has_url, "<set-backend-service>: base-url '%s' is not an http or https URL", url)
   end
   if is_const then c:note_base_url(has_url, url) end
+  local ops = is_const and { { op = "base_url", name = url, rank = rank } } or nil
   return function(ctx)
     local r = ctx.request
     -- the quirk: a backend-id from a broader scope wins over a base-url
@@ -82,7 +85,7 @@ function M.compile(node, c)
       end
     end
     r:set_backend_url(u, rank)
-  end
+  end, ops
 end
 
 return M

@@ -6,6 +6,7 @@
 -- gateway (APIM: "cannot be modified or deleted"); set-header leaves them alone.
 
 local valuelist = require "portico.valuelist"
+local plan = require "portico.plan"
 
 local lower = string.lower
 
@@ -22,8 +23,10 @@ local STORES = {
   ["return"] = function(ctx) return ctx.building.headers end,
 }
 
+-- The second value is the native plan's ops (plan.lua): request headers only.
 function M.compile(node, c)
-  return valuelist.compile(node, c, STORES[c.message], managed)
+  local fn, desc = valuelist.compile(node, c, STORES[c.message], managed)
+  return fn, c.message == "request" and plan.header_ops(desc) or nil
 end
 
 return M

@@ -19,7 +19,7 @@ function M.compile(node, c)
       return c:error(node, "<set-method>: '%s' is not an HTTP method", method)
     end
     method = upper(method)
-    return function(ctx) ctx.request.method = method end
+    return function(ctx) ctx.request.method = method end, { { op = "method", name = method } }
   end
   local where = c:where(node)
   return function(ctx)

@@ -3,6 +3,7 @@
 
 local valuelist = require "portico.valuelist"
 local context = require "portico.context"
+local plan = require "portico.plan"
 
 local url_encode = context.url_encode
 
@@ -15,8 +16,10 @@ local function store(ctx) return query(ctx.request) end
 
 local function encode(name, value) return url_encode(name) .. "=" .. url_encode(value) end
 
+-- The second value is the native plan's ops (plan.lua).
 function M.compile(node, c)
-  return valuelist.compile(node, c, store, nil, encode)
+  local fn, desc = valuelist.compile(node, c, store, nil, encode)
+  return fn, plan.query_ops(desc)
 end
 
 return M

@@ -56,6 +56,7 @@ void pt_accesslog_write(pt_accesslog_t *l, const pt_access_t *a) {
   json_field(b, "reason", a->reason);
   if (a->message) json_field(b, "message", a->message);
   if (a->traces) pt_buf_printf(b, ",\"traces\":%s", a->traces);
+  if (a->policy) json_field(b, "policy", a->policy);
   pt_buf_printf(b, ",\"durationMs\":%.3f", a->total_ms);
   if (a->backend_ms >= 0) pt_buf_printf(b, ",\"backendMs\":%.3f", a->backend_ms);
   pt_buf_appends(b, "}\n");

@@ -22,6 +22,7 @@ typedef struct pt_access_s {
   const char *reason;   /* APIM LastError.Reason, or NULL */
   const char *message;  /* what went wrong, for operators, or NULL */
   const char *traces;   /* trace policy records, a JSON array, or NULL */
+  const char *policy;   /* how policies ran: "plan" (native, plan.h), "lua", or NULL (none) */
   int status;
   uint64_t bytes_in, bytes_out;
   double total_ms, backend_ms; /* backend_ms < 0: no backend call */

@@ -10,6 +10,7 @@
 
 #include "lembed.h"
 #include "registry.h"
+#include "plan.h"
 #include "store.h"
 
 int luaopen_cjson(lua_State *L); /* lua-cjson, linked in and preloaded */
@@ -26,14 +27,15 @@ typedef struct flags_entry_s {
 struct pt_lua_s {
   lua_State *L;
   size_t used, limit; /* bytes, for the memory cap */
-  int run_ref, flags_ref;
+  int run_ref, flags_ref, plan_ref;
   int budget;         /* run requests under the instruction hook */
   struct pt_policy_run_s *current; /* the request being resumed, for the instruction hook */
   struct pt_policy_run_s *pool;    /* idle runs with their coroutines */
   int npool;
-  flags_entry_t flags[FLAGS_CACHE];
+  flags_entry_t flags[FLAGS_CACHE]; /* their plans are owned here */
   int nflags;
 };
+  pt_plan_work_t plan_work;
 
 struct pt_policy_run_s {
   pt_lua_t *owner;
@@ -336,6 +338,8 @@ static int load_engine(pt_lua_t *s, const pt_generation_t *g, pt_diag_t *d) {
   lua_getfield(L, -1, "flags");
   s->flags_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_getglobal(L, "require"); /* traces go to the access log, not to stderr */
+  lua_getfield(L, -1, "plan");
+  s->plan_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushstring(L, "portico.pipeline");
   if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) {
     lua_pushboolean(L, 0);
@@ -362,7 +366,7 @@ pt_lua_t *pt_lua_new(const pt_generation_t *g, pt_diag_t *d) {
   if (!s) return NULL;
   s->limit = PT_LUA_MEMORY_LIMIT;
   s->budget = g->needs_budget;
-  s->run_ref = s->flags_ref = LUA_NOREF;
+  s->run_ref = s->flags_ref = s->plan_ref = LUA_NOREF;
   if (!(s->L = lua_newstate(capped_alloc, s))) {
     free(s);
     return NULL;
@@ -403,6 +407,8 @@ void pt_lua_free(pt_lua_t *s) {
     free(r);
   }
   lua_close(s->L);
+  for (int i = 0; i < s->nflags; i++) pt_plan_free((pt_plan_t *)s->flags[i].flags.plan);
+  pt_plan_work_free(&s->plan_work);
   free(s);
 }
 
@@ -427,7 +433,190 @@ static void lua_flags(pt_lua_t *s, const char *api, const char *op, const char *
   lua_pop(L, 4);
 }
 
-/* Flags are constant per generation: asked of Lua once per combination. */
+/* ---- the native plan (plan.h): engine.plan's table as C structs ---------------- */
+
+/* Field k of the table at t: a string (copied), or absent (0). -1: another type or no memory. */
+static int plan_str(lua_State *L, int t, const char *k, pt_plan_str_t *out) {
+  int type = lua_getfield(L, t, k), rc = 0;
+  if (type == LUA_TSTRING) {
+    const char *v = lua_tolstring(L, -1, &out->len);
+    if ((out->s = malloc(out->len + 1))) memcpy(out->s, v, out->len + 1);
+    else rc = -1;
+  } else if (type != LUA_TNIL) {
+    rc = -1;
+  }
+  lua_pop(L, 1);
+  return rc;
+}
+
+static int plan_bool(lua_State *L, int t, const char *k) {
+  lua_getfield(L, t, k);
+  int v = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+static int plan_int(lua_State *L, int t, const char *k) {
+  lua_getfield(L, t, k);
+  int v = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+/* Pushes field k of t when it is an array; returns its length, or -1 (nothing pushed). */
+static int plan_array(lua_State *L, int t, const char *k) {
+  if (lua_getfield(L, t, k) == LUA_TTABLE) return (int)luaL_len(L, -1);
+  lua_pop(L, 1);
+  return -1;
+}
+
+/* Calls read(L, item index, &items[i]) for each table in array field k. */
+#define PLAN_LIST(L, t, k, items, n, read)                                                  \
+  do {                                                                                      \
+    int len_ = plan_array(L, t, k);                                                         \
+    if (len_ < 0) break;                                                                    \
+    if (len_ > 0 && !(items = calloc((size_t)len_, sizeof *items))) rc = -1;                \
+    for (int i_ = 0; rc == 0 && i_ < len_; i_++, n++) {                                     \
+      rc = lua_rawgeti(L, -1, i_ + 1) == LUA_TTABLE ? read(L, lua_gettop(L), &items[i_]) : -1; \
+      lua_pop(L, 1);                                                                        \
+    }                                                                                       \
+    lua_pop(L, 1);                                                                          \
+  } while (0)
+
+static int plan_value(lua_State *L, int i, pt_plan_str_t *out) {
+  if (lua_type(L, i) != LUA_TSTRING) return -1;
+  const char *v = lua_tolstring(L, i, &out->len);
+  if (!(out->s = malloc(out->len + 1))) return -1;
+  memcpy(out->s, v, out->len + 1);
+  return 0;
+}
+
+/* An array of strings in field k. */
+static int plan_strings(lua_State *L, int t, const char *k, pt_plan_str_t **items, int *n) {
+  int len = plan_array(L, t, k), rc = 0;
+  if (len < 0) return 0;
+  if (len > 0 && !(*items = calloc((size_t)len, sizeof **items))) rc = -1;
+  for (int i = 0; rc == 0 && i < len; i++, (*n)++) {
+    lua_rawgeti(L, -1, i + 1);
+    rc = plan_value(L, lua_gettop(L), &(*items)[i]);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return rc;
+}
+
+static int plan_piece(lua_State *L, int t, pt_plan_piece_t *p) {
+  if (plan_str(L, t, "text", &p->text) < 0) return -1;
+  if (p->text.s) return 0;
+  p->param = 1;
+  return plan_str(L, t, "param", &p->text) < 0 || !p->text.s ? -1 : 0;
+}
+
+static int plan_pieces(lua_State *L, int t, const char *k, pt_plan_pieces_t *ps) {
+  int rc = 0;
+  PLAN_LIST(L, t, k, ps->items, ps->n, plan_piece);
+  return rc;
+}
+
+static int plan_qpair(lua_State *L, int t, pt_plan_qpair_t *q) {
+  q->eq = plan_bool(L, t, "eq");
+  return plan_pieces(L, t, "k", &q->k) < 0 || plan_pieces(L, t, "v", &q->v) < 0 ? -1 : 0;
+}
+
+static int plan_cond_item(lua_State *L, int t, pt_plan_cond_t *k) {
+  static const char *const kinds[] = {"header_eq", "has", "method_eq", "const", "not", "and", "or", NULL};
+  lua_getfield(L, t, "c");
+  const char *c = lua_tostring(L, -1);
+  int kind = -1;
+  for (int i = 0; c && kinds[i]; i++)
+    if (strcmp(c, kinds[i]) == 0) kind = i;
+  lua_pop(L, 1);
+  if (kind < 0) return -1;
+  k->kind = (pt_plan_cond_kind_t)kind;
+  k->truth = plan_bool(L, t, "value");
+  if (k->kind == PT_COND_CONST) return 0;
+  if (plan_str(L, t, "name", &k->name) < 0 || plan_str(L, t, "default", &k->def) < 0) return -1;
+  k->has_default = k->def.s != NULL;
+  if (k->kind == PT_COND_HAS && !k->name.s) return -1;
+  if (k->kind == PT_COND_HEADER_EQ || k->kind == PT_COND_METHOD_EQ)
+    return plan_str(L, t, "value", &k->value) < 0 || !k->value.s || (k->kind == PT_COND_HEADER_EQ && !k->name.s) ? -1 : 0;
+  return 0;
+}
+
+/* A postfix condition must leave exactly one value, never underflow, fit the stack. */
+static int plan_cond_ok(const pt_plan_op_t *o) {
+  int depth = 0;
+  for (int i = 0; i < o->ncond; i++) {
+    pt_plan_cond_kind_t k = o->cond[i].kind;
+    if (k == PT_COND_AND || k == PT_COND_OR) depth--;
+    else if (k != PT_COND_NOT) depth++;
+    if (depth < 1 || depth > PT_PLAN_COND_MAX) return 0;
+  }
+  return depth == 1;
+}
+
+static int plan_op(lua_State *L, int t, pt_plan_op_t *o) {
+  static const char *const kinds[] = {"header_set", "header_delete", "header_lines", "header_join", "query_set",
+                                       "query_delete", "query_add", "rewrite", "backend_id", "base_url",
+                                       "method", "jump_unless", "jump", NULL};
+  lua_getfield(L, t, "op");
+  const char *op = lua_tostring(L, -1);
+  int kind = -1, rc = 0;
+  for (int i = 0; op && kinds[i]; i++)
+    if (strcmp(op, kinds[i]) == 0) kind = i;
+  lua_pop(L, 1);
+  if (kind < 0) return -1; /* an op this C does not know: no plan */
+  o->kind = (pt_plan_op_kind_t)kind;
+  o->if_absent = plan_bool(L, t, "if_absent");
+  o->copy = plan_bool(L, t, "copy");
+  o->rank = plan_int(L, t, "rank");
+  o->skip = plan_int(L, t, "skip");
+  if (plan_str(L, t, "name", &o->name) < 0 || plan_strings(L, t, "values", &o->values, &o->nvalues) < 0 ||
+      plan_pieces(L, t, "path", &o->path) < 0)
+    return -1;
+  PLAN_LIST(L, t, "query", o->query, o->nquery, plan_qpair);
+  PLAN_LIST(L, t, "cond", o->cond, o->ncond, plan_cond_item);
+  if (rc) return -1;
+  if (o->kind == PT_PLAN_JUMP_UNLESS && !plan_cond_ok(o)) return -1;
+  if (o->kind <= PT_PLAN_QUERY_ADD || o->kind == PT_PLAN_BACKEND_ID || o->kind == PT_PLAN_BASE_URL ||
+      o->kind == PT_PLAN_METHOD)
+    if (!o->name.s) return -1;
+  int need_value = o->kind == PT_PLAN_HEADER_SET || o->kind == PT_PLAN_HEADER_JOIN;
+  return need_value && o->nvalues < 1 ? -1 : 0;
+}
+
+/* The plan table at t (engine.plan), or NULL when it is malformed. */
+static pt_plan_t *read_plan(lua_State *L, int t) {
+  pt_plan_t *p = calloc(1, sizeof *p);
+  int rc = p ? 0 : -1;
+  if (p) PLAN_LIST(L, t, "ops", p->ops, p->nops, plan_op);
+  if (p && rc == 0) rc = plan_strings(L, t, "consumed", &p->consumed, &p->nconsumed);
+  for (int i = 0; p && rc == 0 && i < p->nops; i++) /* jumps stay inside the plan */
+    if ((p->ops[i].kind == PT_PLAN_JUMP || p->ops[i].kind == PT_PLAN_JUMP_UNLESS) &&
+        (p->ops[i].skip < 0 || i + p->ops[i].skip >= p->nops))
+      rc = -1;
+  if (rc == 0) return p;
+  pt_plan_free(p);
+  return NULL;
+}
+
+/* engine.plan(api, operation, product) as C structs, or NULL (the Lua path). */
+static const pt_plan_t *lua_plan(pt_lua_t *s, const char *api, const char *op, const char *product) {
+  lua_State *L = s->L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->plan_ref);
+  lua_pushstring(L, api);
+  lua_pushstring(L, op);
+  lua_pushstring(L, product);
+  const pt_plan_t *p = NULL;
+  if (lua_pcall(L, 3, 1, 0) == LUA_OK && lua_istable(L, -1)) p = read_plan(L, lua_gettop(L));
+  lua_pop(L, 1);
+  return p;
+}
+
+pt_plan_work_t *pt_lua_plan_work(pt_lua_t *s) { return &s->plan_work; }
+
+/* Flags (and the plan) are constant per generation: asked of Lua once per
+ * combination. Past the cache, requests take the Lua path. */
 void pt_lua_flags(pt_lua_t *s, const char *api, const char *op, const char *product, pt_policy_flags_t *out) {
   for (int i = 0; i < s->nflags; i++) {
     const flags_entry_t *e = &s->flags[i];
@@ -437,7 +626,10 @@ void pt_lua_flags(pt_lua_t *s, const char *api, const char *op, const char *prod
     }
   }
   lua_flags(s, api, op, product, out);
-  if (s->nflags < FLAGS_CACHE) s->flags[s->nflags++] = (flags_entry_t){api, op, product, *out};
+  if (s->nflags == FLAGS_CACHE) return;
+  if (out->policies && !out->request_body && !out->response_body && !getenv("PORTICO_NO_PLAN"))
+    out->plan = lua_plan(s, api, op, product);
+  s->flags[s->nflags++] = (flags_entry_t){api, op, product, *out};
 }
 
 /* ---- requests ------------------------------------------------------------------ */

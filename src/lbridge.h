@@ -12,6 +12,8 @@
 #include "http.h"
 
 struct pt_generation_s;
+struct pt_plan_s;
+struct pt_plan_work_s;
 typedef struct pt_lua_s pt_lua_t;
 typedef struct pt_policy_run_s pt_policy_run_t;
 
@@ -29,10 +31,13 @@ typedef struct pt_policy_flags_s {
   int policies;       /* some scope has a policy for this request */
   int request_body;   /* inbound reads the request body */
   int response_body;  /* outbound reads the response body */
+  const struct pt_plan_s *plan; /* the native plan (plan.h): run it instead of Lua; owned by the state */
 } pt_policy_flags_t;
 
 void pt_lua_flags(pt_lua_t *L, const char *api, const char *operation, const char *product,
                   pt_policy_flags_t *out);
+/* The buffers plans run in, for this state's worker (plan.h). */
+struct pt_plan_work_s *pt_lua_plan_work(pt_lua_t *L);
 
 /* What the request looks like to policies (strings are borrowed). */
 typedef struct pt_policy_request_s {

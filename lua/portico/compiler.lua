@@ -171,6 +171,7 @@ function M.new(spec)
     fragments = {},       -- id -> { root, remap, file } | false (failed)
     including = {},       -- fragment ids being compiled (cycles)
     user_dirs = (spec and spec.policy_paths) or {},
+    builtin = {},         -- element name -> true when its module is a built-in (native plan)
     secrets = {},
   }, Compiler)
   for name, nv in pairs(k.named) do
@@ -337,6 +338,7 @@ function Compiler:module(name)
       local m, merr = check_module(mod, "policies/" .. name .. ".lua")
       if not m then return nil, merr end
       self.modules[name] = m
+      self.builtin[name] = true
       return m
     end
     if not find(tostring(mod), "module '" .. modname .. "' not found", 1, true) then
@@ -679,7 +681,7 @@ function Site:element(node, i)
   local path = (self.path ~= "" and (self.path .. "/") or "") .. name .. "[" .. (i or 1) .. "]"
   local site = self:derive({ path = path, node = node })
   local before = #self.k.errors
-  local ok, fn = pcall(mod.compile, node, site)
+  local ok, fn, native = pcall(mod.compile, node, site)
   if not ok then
     return self:error(node, "policy %s: compile failed: %s", name, tostring(fn))
   end
@@ -689,9 +691,12 @@ function Site:element(node, i)
     end
     return nil
   end
+  -- a built-in's second value: its native plan ops (plan.lua); user modules
+  -- never have one, even when they replace a built-in
   local meta = {
     source = name, scope = self.scope, section = self.section, path = path,
     policy_id = node.attr and node.attr.id, where = self:where(node),
+    plan = self.k.builtin[name] and type(native) == "table" and native or false,
   }
   return fn, meta
 end

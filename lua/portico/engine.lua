@@ -10,6 +10,7 @@
 local compiler = require "portico.compiler"
 local pipeline = require "portico.pipeline"
 local context = require "portico.context"
+local planner = require "portico.plan"
 
 local pairs, ipairs, type, tostring, tonumber = pairs, ipairs, type, tostring, tonumber
 local match = string.match
@@ -196,6 +197,18 @@ local NO_POLICIES = { policies = false, request_body = false, response_body = fa
 function M.flags(api_id, operation_id, product_id)
   if not state then return NO_POLICIES end
   return chain_for(api_id, operation_id, product_id).flags
+end
+
+-- The native plan of a request kind (plan.lua, ENGINE.md), or nil: then
+-- engine.run runs it. Built on first use per chain.
+function M.plan(api_id, operation_id, product_id)
+  if not state then return nil end
+  local chain = chain_for(api_id, operation_id, product_id)
+  if chain.plan == nil then
+    chain.plan, chain.no_plan = planner.build(chain, state.root, chain.info)
+    chain.plan = chain.plan or false
+  end
+  return chain.plan or nil, chain.no_plan
 end
 
 -- Runs one request (inside the coroutine C created); returns the final response.

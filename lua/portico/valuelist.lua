@@ -19,6 +19,8 @@ local ACTIONS = { "override", "skip", "append", "delete" }
 -- (optional) says which names the gateway manages and policies may not touch.
 -- `encode(name, value)` (optional): the raw form a store keeps for a literal
 -- value (query parameters are encoded once, here).
+-- Returns the step, and when everything is literal a description for the
+-- native plan (plan.lua): { name, action, values, raw } or { noop = true }.
 function M.compile(node, c, store, ignore, encode)
   c:check_attrs(node, { "name", "exists-action" })
   local get_name, name_const, name = c:attr(node, "name", { required = true })
@@ -38,7 +40,7 @@ function M.compile(node, c, store, ignore, encode)
     end
   end
   if not ok then return nil end
-  if name_const and ignore and ignore(name) then return compiler.noop end
+  if name_const and ignore and ignore(name) then return compiler.noop, { noop = true } end
   if action_const and action == "delete" and #values > 0 then
     return c:error(node, "<%s exists-action=\"delete\">: remove the <value> elements (delete "
       .. "takes none)", node.name)
@@ -47,32 +49,33 @@ function M.compile(node, c, store, ignore, encode)
 
   -- the common case, all literal: one precomputed value, no per-request work
   if name_const and action_const and all_const then
+    local desc = { name = name, action = action, values = consts }
     if action == "delete" then
-      return function(ctx) store(ctx):remove(name) end
+      return function(ctx) store(ctx):remove(name) end, desc
     end
     if n == 0 then
-      if action == "append" then return compiler.noop end
+      if action == "append" then return compiler.noop, desc end
       return function(ctx)
         local s = store(ctx)
         if action == "skip" and s:has(name) then return end
         s:set(name, "")
-      end
+      end, desc
     end
     local value = n == 1 and consts[1] or consts
     local raw
     if encode then
-      raw = {}
-      for i = 1, n do raw[i] = encode(name, consts[i]) end
-      if n == 1 then raw = raw[1] end
+      desc.raw = {}
+      for i = 1, n do desc.raw[i] = encode(name, consts[i]) end
+      raw = n == 1 and desc.raw[1] or desc.raw
     end
-    if action == "append" then return function(ctx) store(ctx):add(name, value, raw) end end
+    if action == "append" then return function(ctx) store(ctx):add(name, value, raw) end, desc end
     if action == "skip" then
       return function(ctx)
         local s = store(ctx)
         if not s:has(name) then s:set(name, value, raw) end
-      end
+      end, desc
     end
-    return function(ctx) store(ctx):set(name, value, raw) end
+    return function(ctx) store(ctx):set(name, value, raw) end, desc
   end
 
   local function eval(ctx)
