@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "lembed.h"
-#include "registry.h"
 #include "plan.h"
+#include "registry.h"
 #include "store.h"
 
 int luaopen_cjson(lua_State *L); /* lua-cjson, linked in and preloaded */
@@ -34,8 +34,8 @@ struct pt_lua_s {
   int npool;
   flags_entry_t flags[FLAGS_CACHE]; /* their plans are owned here */
   int nflags;
-};
   pt_plan_work_t plan_work;
+};
 
 struct pt_policy_run_s {
   pt_lua_t *owner;
@@ -337,9 +337,9 @@ static int load_engine(pt_lua_t *s, const pt_generation_t *g, pt_diag_t *d) {
   s->run_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_getfield(L, -1, "flags");
   s->flags_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_getglobal(L, "require"); /* traces go to the access log, not to stderr */
   lua_getfield(L, -1, "plan");
   s->plan_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_getglobal(L, "require"); /* traces go to the access log, not to stderr */
   lua_pushstring(L, "portico.pipeline");
   if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) {
     lua_pushboolean(L, 0);
@@ -406,9 +406,9 @@ void pt_lua_free(pt_lua_t *s) {
     pt_buf_free(&r->res.body);
     free(r);
   }
-  lua_close(s->L);
   for (int i = 0; i < s->nflags; i++) pt_plan_free((pt_plan_t *)s->flags[i].flags.plan);
   pt_plan_work_free(&s->plan_work);
+  lua_close(s->L);
   free(s);
 }
 
