@@ -51,7 +51,8 @@ void pt__free_ca_list(pt_ca_list_t *l) {
   *l = (pt_ca_list_t){0};
 }
 
-/* {certificate, key[, hostnames]}: `hostnames` only where SNI names are wanted. */
+/* {certificate, key[, hostnames]}: `hostnames` only where SNI names are wanted. Without
+ * key, the certificate's PEM file holds the key too. */
 int pt__load_cert(pt__loader_t *L, const char *path, yaml_node_t *n, int with_hostnames, pt_cert_cfg_t *out) {
   static const char *const keys[] = {"certificate", "key", "hostnames"};
   pt__yaml_t *Y = &L->y;
@@ -64,14 +65,15 @@ int pt__load_cert(pt__loader_t *L, const char *path, yaml_node_t *n, int with_ho
   }
   pt__map_keys(Y, path, n, keys, with_hostnames ? 3 : 2, v, NULL);
   out->line = pt__line(n), out->col = pt__col(n);
-  if (!v[0] || !v[1]) {
-    pt__fail_at(Y, n, "%s: needs both 'certificate' and 'key' (PEM files)", path);
+  if (!v[0]) {
+    pt__fail_at(Y, n, "%s: missing required key 'certificate' (a PEM file; with the key too when "
+                "'key' is left out)", path);
     return -1;
   }
   pt__key_path(kp, path, "certificate");
   out->certificate = resolved(L, kp, v[0]);
   pt__key_path(kp, path, "key");
-  out->key = resolved(L, kp, v[1]);
+  out->key = v[1] ? resolved(L, kp, v[1]) : out->certificate ? strdup(out->certificate) : NULL;
   if (with_hostnames && v[2]) {
     pt__key_path(kp, path, "hostnames");
     if (!pt__want_seq(Y, kp, v[2], "[api.example.com, \"*.example.net\"]")) return -1;
@@ -109,14 +111,13 @@ pt_listen_tls_t *pt__load_listen_tls(pt__loader_t *L, const char *path, yaml_nod
   if (!t) return Y->oom = 1, NULL;
   t->line = pt__line(n), t->col = pt__col(n);
   pt__map_keys(Y, path, n, keys, NKEYS, v, NULL);
-  if (!v[CERT] != !v[KEY])
-    pt__fail_at(Y, n, "%s: needs both 'certificate' and 'key', or neither (then gateway.certificates "
-                "provide them)", path);
+  if (v[KEY] && !v[CERT]) pt__fail_at(Y, n, "%s: a key without a certificate (add certificate)", path);
   t->cert.line = t->line, t->cert.col = t->col;
   pt__key_path(kp, path, "certificate");
   if (v[CERT]) t->cert.certificate = resolved(L, kp, v[CERT]);
   pt__key_path(kp, path, "key");
   if (v[KEY]) t->cert.key = resolved(L, kp, v[KEY]);
+  else if (t->cert.certificate) t->cert.key = strdup(t->cert.certificate);
   if (v[CLIENT]) pt__field_enum(Y, path, "clientCertificate", v[CLIENT], "a client certificate mode", modes, 3,
                                 &t->client_cert);
   pt__key_path(kp, path, "caCertificates");

@@ -250,8 +250,9 @@ static const struct {
     ERR("gateway:\n  listen:\n    - \"*:8080\"\n    - \"0.0.0.0:8080\"\n", 4, 7,
         "gateway.listen[1]: '0.0.0.0:8080' is the same address as '*:8080' at line 3"),
     ERR("gateway:\n  listen: []\n", 2, 11, "gateway.listen: no addresses"),
-    ERR("gateway:\n  listen: [{a: 1}]\n", 2, 12,
-        "gateway.listen[0]: expected an address like '127.0.0.1:8080', got a mapping"),
+    ERR("gateway:\n  listen: [[a]]\n", 2, 12,
+        "gateway.listen[0]: expected an address like '127.0.0.1:8080', got a sequence"),
+    ERR("gateway:\n  listen: [{a: 1}]\n", 2, 12, "gateway.listen[0]: missing 'address'"),
 
     /* backends */
     ERR("backends:\n  orders:\n    url: htp://x\n", 3, 10,
