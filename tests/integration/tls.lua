@@ -75,7 +75,7 @@ end
 
 local function random_serial()
   local t = {}
-  for i = 1, 8 do t[i] = ("%02X"):format(math.random(i == 1 and 1 or 0, i == 1 and 0x7f or 0xff)) end
+  for i = 1, 8 do t[i] = ("%02X"):format(math.random(i == 1 and 0x10 or 0, i == 1 and 0x7f or 0xff)) end
   return table.concat(t)
 end
 
@@ -316,6 +316,27 @@ function T.parse_response(text)
   return r
 end
 
+-- True when s_client's -msg trace shows the server's Finished arriving: the
+-- handshake completed (s_client prints its session report even after a
+-- handshake the server broke off).
+function T.finished(msg)
+  return msg:find("<<< [^\n]*Handshake %[length %x+%], Finished") ~= nil
+end
+
+-- The alert the server sent ("fatal handshake_failure", ...), if any.
+function T.alert(msg)
+  return msg:match("<<< [^\n]*Alert %[length %x+%], ([^\n]+)")
+end
+
+-- The -msg trace without its hex dumps: one line per message.
+function T.msg_summary(msg)
+  local t = {}
+  for line in msg:gmatch("[^\n]+") do
+    if line:match("^[<>][<>][<>]") then t[#t + 1] = line end
+  end
+  return table.concat(t, "\n")
+end
+
 -- Runs `openssl s_client` against 127.0.0.1:port once. o: servername (SNI;
 -- nil/false: none), version ("tls1" | "tls1_1" | "tls1_2" | "tls1_3"),
 -- cipher, ciphersuites, alpn ("http/1.1"), cert + key (client certificate),
@@ -324,7 +345,8 @@ end
 -- reconnect, request (text sent after the handshake; the connection stays
 -- open until the server closes it or `timeout` passes), timeout (s, default
 -- 10), extra (more arguments).
--- Returns { ok (handshake done), protocol, cipher, alpn, reused (count of
+-- Returns { ok (handshake done: the server's Finished arrived), alert (the
+-- server's alert, e.g. "fatal handshake_failure"), msg (the -msg trace), protocol, cipher, alpn, reused (count of
 -- "Reused" lines), new (count of "New" lines), certs (PEM texts, as served),
 -- peer (T.pem_info of the first one, or nil), verify_code, verify_text,
 -- data (what the server sent after the handshake), response (parsed from
@@ -340,6 +362,10 @@ function T.s_client(port, o)
   end
   local args = sclient_args(port, o)
   if o.request then args[#args + 1] = "-ign_eof" end
+  -- the handshake messages, to tell a finished handshake (the server's
+  -- Finished arrived) from one s_client reports after a failure
+  local msgfile = base .. ".msg"
+  for _, x in ipairs { "-msg", "-msgfile", msgfile } do args[#args + 1] = x end
   local q = {}
   for i, x in ipairs(args) do q[i] = sq(x) end
   local cmd = ("timeout %d %s <%s >%s 2>%s"):format(o.timeout or 10, table.concat(q, " "), sq(input),
@@ -349,9 +375,11 @@ function T.s_client(port, o)
   local err = h.read_file(base .. ".err") or ""
   local report, data = split_output(out)
   data = data:gsub("closed\n$", "")
-  local r = { output = out, stderr = err, rc = rc, cmd = cmd, data = data, certs = {} }
-  local proto, cipher = report:match("\nNew, ([^,]+), Cipher is ([^\n]+)")
-  r.ok = proto ~= nil and proto ~= "(NONE)" and cipher ~= "(NONE)"
+  local msg = h.read_file(msgfile) or ""
+  local r = { output = out, stderr = err, rc = rc, cmd = cmd, data = data, certs = {}, msg = msg }
+  local _, proto, cipher = report:match("\n(%a+), ([^,]+), Cipher is ([^\n]+)")
+  r.ok = T.finished(msg) and proto ~= nil and proto ~= "(NONE)" and cipher ~= "(NONE)"
+  r.alert = T.alert(msg)
   r.protocol = report:match("Protocol%s*:%s*(%S+)")
   r.cipher = report:match("\n%s*Cipher%s*:%s*(%S+)")
   if not r.ok then r.protocol, r.cipher = nil, nil end
@@ -368,7 +396,9 @@ function T.s_client(port, o)
   if #r.certs > 0 then r.peer = T.pem_info(r.certs[1]) end
   if #data > 0 then r.response = T.parse_response(data) end
   function r.describe()
-    return ("%s\n-- s_client stdout:\n%s\n-- stderr:\n%s"):format(cmd, h.show(h.tail(out, 2500)), h.show(h.tail(err, 1500)))
+    local shown = out:gsub("\n    %x%x%x%x %- [^\n]*", ""):gsub("\n[%w+/=]+\n%-%-%-%-%-END", "\n...\n-----END")
+    return ("%s\n-- s_client stdout:\n%s\n-- stderr:\n%s\n-- handshake messages:\n%s"):format(cmd,
+      h.show(h.tail(shown, 2500)), h.show(h.tail(err, 1500)), T.msg_summary(msg))
   end
   return r
 end
@@ -403,7 +433,8 @@ function T.tls_connect(port, o)
   -- opened read-write: never blocks, and s_client's open for reading does not either
   local w = assert(io.open(fifo, "r+b"))
   local args = sclient_args(port, o)
-  args[#args + 1] = "-ign_eof"
+  local msgfile = base .. ".msg"
+  for _, x in ipairs { "-ign_eof", "-msg", "-msgfile", msgfile } do args[#args + 1] = x end
   local q = {}
   for i, x in ipairs(args) do q[i] = sq(x) end
   local p = h.spawn("sclient", { "sh", "-c", "exec " .. table.concat(q, " ") .. " <" .. sq(fifo) })
@@ -421,7 +452,7 @@ function T.tls_connect(port, o)
   end, 10, 0.01)
   local out = p:stdout()
   local proto = out:match("\nNew, ([^,]+), Cipher is")
-  if not ok or not c.offset or proto == nil or proto == "(NONE)" then
+  if not ok or not c.offset or proto == nil or proto == "(NONE)" or not T.finished(h.read_file(msgfile) or "") then
     local text = out .. "\n-- stderr:\n" .. p:stderr()
     p:kill()
     w:close()
