@@ -163,7 +163,7 @@ static void call_start(pt_worker_t *w, const pt_generation_t *g, call_t *k, cons
       .head_request = c->method && strcmp(c->method, "HEAD") == 0,
       .idempotent = 0, /* a policy's call is never replayed */
       .in_process = pt_selfchain_match(&g->selfchain, &k->url, 0) != NULL,
-      .tls = strcmp(k->url.scheme, "https") == 0 ? pt_tls_set_client(g->tls, -1) : NULL,
+      .tls = strcmp(k->url.scheme, "https") == 0 ? pt_tls_set_client(g->tls, -1, -1) : NULL,
       .connect_timeout_ms = timeout < g->config->timeouts.backend_connect ? timeout : g->config->timeouts.backend_connect,
       .response_timeout_ms = timeout,
   };

@@ -528,9 +528,9 @@ static void default_listen(pt__loader_t *L) {
 
 static void load_document(pt__loader_t *L) {
   static const char *const keys[] = {"gateway", "namedValues", "backends", "apiVersionSets",
-                                     "apis", "products", "subscriptions", "fragments"};
+                                     "apis", "products", "subscriptions", "fragments", "certificates"};
   enum { GATEWAY, NAMED_VALUES, BACKENDS, VERSION_SETS, APIS, PRODUCTS, SUBSCRIPTIONS, FRAGMENTS,
-         NKEYS };
+         CERTIFICATES, NKEYS };
   pt__yaml_t *Y = &L->y;
   yaml_node_t *root = yaml_document_get_root_node(&Y->doc), *v[NKEYS];
   if (!root || pt__is_null(root)) {
@@ -557,6 +557,7 @@ static void load_document(pt__loader_t *L) {
   pt__load_products(L, v[PRODUCTS]);
   pt__load_subscriptions(L, v[SUBSCRIPTIONS]);
   if (v[FRAGMENTS]) each_entry(L, "fragments", v[FRAGMENTS], pt__id_ok, load_fragment, 0);
+  if (v[CERTIFICATES]) each_entry(L, "certificates", v[CERTIFICATES], pt__id_ok, pt__load_certificate_entity, 0);
   if (!L->listen_seen) default_listen(L);
 }
 

@@ -25,6 +25,12 @@ typedef struct pt_ca_list_s {
   int n;
 } pt_ca_list_t;
 
+/* certificates.<id>: APIM's certificate entities, for authentication-certificate. */
+typedef struct pt_cert_entity_cfg_s {
+  char *id;
+  pt_cert_cfg_t cert;
+} pt_cert_entity_cfg_t;
+
 enum { PT_CLIENT_CERT_NONE, PT_CLIENT_CERT_OPTIONAL, PT_CLIENT_CERT_REQUIRED };
 
 typedef struct pt_listen_tls_s {
@@ -220,6 +226,8 @@ typedef struct pt_config_s {
   char *access_log;       /* NULL = off, "stdout", or a file path */
   pt_cert_cfg_t *certificates; /* gateway.certificates: chosen by SNI on TLS listeners */
   int ncertificates;
+  pt_cert_entity_cfg_t *cert_entities; /* certificates.<id> (top level) */
+  int ncert_entities;
   struct {                /* gateway.tls */
     pt_ca_list_t cas;     /* caCertificates: trusted for every https backend */
     char **ciphers;       /* mbedTLS suite names; NULL: the modern default */

@@ -72,6 +72,8 @@ void pt__free_products(pt_config_t *c);
 pt_listen_tls_t *pt__load_listen_tls(pt__loader_t *L, const char *path, yaml_node_t *n);
 void pt__load_certificates(pt__loader_t *L, const char *path, yaml_node_t *n);
 void pt__load_gateway_tls(pt__loader_t *L, yaml_node_t *n);
+/* certificates.<id>: {certificate, key} */
+void pt__load_certificate_entity(pt__loader_t *L, const char *path, yaml_node_t *k, yaml_node_t *v);
 /* {certificate, key} (and hostnames when with_hostnames): 0, or -1 after reporting. */
 int pt__load_cert(pt__loader_t *L, const char *path, yaml_node_t *n, int with_hostnames, pt_cert_cfg_t *out);
 /* A file or a list of files, resolved against the config file's folder. */

@@ -195,7 +195,22 @@ void pt__load_gateway_tls(pt__loader_t *L, yaml_node_t *n) {
   pt__field_bool(Y, "gateway.tls", "sessionTickets", v[2], &L->c->tls.session_tickets);
 }
 
+void pt__load_certificate_entity(pt__loader_t *L, const char *path, yaml_node_t *k, yaml_node_t *v) {
+  pt_config_t *c = L->c;
+  pt_cert_entity_cfg_t *arr = pt__grow(&L->y, c->cert_entities, c->ncert_entities, sizeof *arr);
+  if (!arr) return;
+  c->cert_entities = arr;
+  pt_cert_entity_cfg_t *e = &arr[c->ncert_entities];
+  if (pt__load_cert(L, path, v, 0, &e->cert) < 0 || !(e->id = pt__sdup(&L->y, pt__sval(k)))) {
+    pt__free_cert(&e->cert);
+    return;
+  }
+  c->ncert_entities++;
+}
+
 void pt__free_tls(pt_config_t *c) {
+  for (int i = 0; i < c->ncert_entities; i++) free(c->cert_entities[i].id), pt__free_cert(&c->cert_entities[i].cert);
+  free(c->cert_entities);
   for (int i = 0; i < c->nlisten; i++) pt__free_listen_tls(c->listen[i].tls);
   for (int i = 0; i < c->ncertificates; i++) pt__free_cert(&c->certificates[i]);
   free(c->certificates);

@@ -51,6 +51,7 @@ typedef struct pt_request_s {
   pt_buf_t resp_body;   /* the response body, when outbound reads it */
   pt_headers_t resp_headers; /* the backend's head, kept while its body is buffered */
   int resp_status;
+  int certificate;      /* authentication-certificate's entity, or -1 */
   unsigned chunked_in : 1, has_body : 1, message_done : 1, response_started : 1,
       response_done : 1, keep_alive : 1, waiting_client : 1, policy : 1, buffer_request : 1,
       buffer_response : 1, replace_body : 1, discard_response : 1, last_forward : 1;

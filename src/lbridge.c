@@ -1,5 +1,6 @@
 /* lbridge.c - Lua states, coroutines and C <-> Lua conversions (see lbridge.h). */
 #include "lbridge.h"
+#include "tls_context.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -319,6 +320,14 @@ static void push_spec(lua_State *L, const pt_generation_t *g, pt_diag_t *d) {
     lua_setfield(L, -2, c->products[i].id);
   }
   lua_setfield(L, -2, "products");
+  lua_newtable(L); /* certificates.<id>, in order: authentication-certificate refers to them by index */
+  for (int i = 0; i < c->ncert_entities; i++) {
+    lua_createtable(L, 0, 2);
+    set_str(L, "id", c->cert_entities[i].id);
+    set_str(L, "thumbprint", g->tls ? pt_tls_set_thumbprint(g->tls, i) : NULL);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, -2, "certificates");
 }
 
 /* Calls engine.load(spec); its errors go to d. [-0, +0] */
@@ -646,12 +655,27 @@ static void push_headers(lua_State *L, const pt_headers_t *h) {
   }
 }
 
+/* req.certificate = { subject, issuer, thumbprint, serial, not_before, not_after (unix seconds) } */
+static void push_certificate(lua_State *L, const pt_tls_peer_t *p) {
+  lua_createtable(L, 0, 6);
+  set_str(L, "subject", p->subject);
+  set_str(L, "issuer", p->issuer);
+  set_str(L, "thumbprint", p->thumbprint);
+  set_str(L, "serial", p->serial);
+  lua_pushinteger(L, p->not_before);
+  lua_setfield(L, -2, "not_before");
+  lua_pushinteger(L, p->not_after);
+  lua_setfield(L, -2, "not_after");
+  lua_setfield(L, -2, "certificate");
+}
+
 static void push_request(lua_State *L, const pt_policy_request_t *q) {
   lua_createtable(L, 0, 20);
   set_str(L, "id", q->id);
   lua_pushnumber(L, q->timestamp);
   lua_setfield(L, -2, "timestamp");
   set_str(L, "ip", q->ip);
+  if (q->certificate) push_certificate(L, q->certificate);
   set_str(L, "method", q->method);
   lua_createtable(L, 0, 5);
   set_str(L, "scheme", q->scheme);
@@ -782,7 +806,9 @@ static void read_result(lua_State *L, int t, pt_policy_step_t step, pt_policy_re
   r->streamed = lua_toboolean(L, -1);
   lua_getfield(L, t, "last");
   r->last = lua_toboolean(L, -1);
-  lua_pop(L, 1);
+  lua_getfield(L, t, "certificate");
+  r->certificate = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : -1;
+  lua_pop(L, 2);
   lua_getfield(L, t, "body");
   size_t len;
   const char *b = lua_tolstring(L, -1, &len);

@@ -54,6 +54,7 @@ typedef struct pt_policy_request_s {
   const char *const *param_names; const char *const *param_values; const size_t *param_lens;
   int nparams;
   double timestamp;
+  const struct pt_tls_peer_s *certificate; /* the client's verified certificate (TLS), or NULL */
 } pt_policy_request_t;
 
 typedef enum { PT_POLICY_FORWARD, PT_POLICY_RESPOND, PT_POLICY_SEND, PT_POLICY_SLEEP } pt_policy_step_t;
@@ -83,6 +84,7 @@ typedef struct pt_policy_result_s {
   /* PT_POLICY_FORWARD */
   char *method, *base_url, *backend_id, *path, *query;
   uint64_t timeout_ms; /* 0: the gateway's */
+  int certificate;     /* authentication-certificate: index into config->cert_entities, or -1 */
   /* both: headers to send; for RESPOND also the status line */
   pt_headers_t headers;
   int status;

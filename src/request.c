@@ -64,6 +64,7 @@ pt_request_t *pt__request_new(pt_conn_t *c) {
   uv_timeval64_t tv;
   if (uv_gettimeofday(&tv) == 0) r->start_us = tv.tv_sec * 1000000 + tv.tv_usec;
   r->backend_ms = -1;
+  r->certificate = -1;
   r->keep_alive = 1;
   c->req = r;
   c->idle_ms = r->gen->config->timeouts.idle;
@@ -186,7 +187,7 @@ static int expects_continue(pt_conn_t *c) {
 /* The TLS client context for an https origin: the backend's own, or the gateway's default. */
 static pt_tls_ctx_t *origin_tls(const pt_request_t *r) {
   if (strcmp(r->d.connect->scheme, "https") != 0) return NULL;
-  return pt_tls_set_client(r->gen->tls, r->d.backend ? (int)(r->d.backend - r->gen->backends) : -1);
+  return pt_tls_set_client(r->gen->tls, r->d.backend ? (int)(r->d.backend - r->gen->backends) : -1, r->certificate);
 }
 
 /* Starts the exchange with the head in r->d; `body` (may be NULL) replaces the
@@ -294,6 +295,7 @@ static void forward_from_policy(pt_conn_t *c, pt_policy_result_t *res) {
     return apply_step(c, res);
   }
   r->last_forward = res->last && !r->flags.response_body;
+  r->certificate = res->certificate;
   start_exchange(c, body, res->timeout_ms);
 }
 
@@ -451,6 +453,7 @@ static void policy_start(pt_conn_t *c) {
       .subscription_name = sub ? sub->display_name : NULL,
       .param_names = names, .param_values = values, .param_lens = lens, .nparams = m->nparams,
       .timestamp = (double)r->start_us / 1e6,
+      .certificate = c->peer,
   };
   pt_policy_result_t *res;
   if (!(r->run = pt_policy_start(worker_lua(c), &q, &res))) return pt__respond_error(c, 500, "InternalError", "Out of memory");

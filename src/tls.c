@@ -179,6 +179,12 @@ static int64_t unix_time(const mbedtls_x509_time *t) {
   return (int64_t)timegm(&tm);
 }
 
+void pt_tls_thumbprint(const mbedtls_x509_crt *crt, char *out) {
+  unsigned char sha[20];
+  mbedtls_sha1_ret(crt->raw.p, crt->raw.len, sha);
+  for (int i = 0; i < 20; i++) snprintf(out + 2 * i, 3, "%02X", sha[i]);
+}
+
 int pt_tls_peer_rejected(const pt_tls_t *t) {
   return mbedtls_ssl_get_peer_cert(&t->ssl) && mbedtls_ssl_get_verify_result(&t->ssl) != 0;
 }
@@ -188,9 +194,7 @@ int pt_tls_peer(const pt_tls_t *t, pt_tls_peer_t *out) {
   if (!crt || !t->established || mbedtls_ssl_get_verify_result(&t->ssl) != 0) return 0;
   dn_text(out->subject, sizeof out->subject, &crt->subject);
   dn_text(out->issuer, sizeof out->issuer, &crt->issuer);
-  unsigned char sha[20];
-  mbedtls_sha1_ret(crt->raw.p, crt->raw.len, sha);
-  for (int i = 0; i < 20; i++) snprintf(out->thumbprint + 2 * i, 3, "%02X", sha[i]);
+  pt_tls_thumbprint(crt, out->thumbprint);
   size_t n = crt->serial.len < 39 ? crt->serial.len : 39;
   for (size_t i = 0; i < n; i++) snprintf(out->serial + 2 * i, 3, "%02X", crt->serial.p[i]);
   if (!n) out->serial[0] = '\0';

@@ -38,6 +38,7 @@ typedef struct pt_tls_ctx_s {
   int check_chain, check_name; /* client: the backend's tls.validateCertificate* */
   int client_cert;          /* server: PT_CLIENT_CERT_* */
   char key[40];             /* client: what makes its connections distinct, for pool keys */
+  char thumbprint[41];      /* client: of its client certificate, if any */
 } pt_tls_ctx_t;
 
 static inline pt_tls_ctx_t *pt_tls_ctx_ref(pt_tls_ctx_t *c) {
@@ -86,6 +87,8 @@ const char *pt_tls_error(const pt_tls_t *t);
 int pt_tls_peer_rejected(const pt_tls_t *t);
 /* 1 and *out filled when the peer presented a certificate that verified. */
 int pt_tls_peer(const pt_tls_t *t, pt_tls_peer_t *out);
+/* SHA-1 of the DER, uppercase hex (41 bytes with the NUL), as .NET's Thumbprint. */
+void pt_tls_thumbprint(const mbedtls_x509_crt *crt, char *out);
 /* The random generator every context uses (one CTR_DRBG per thread). */
 int pt_tls_random(void *unused, unsigned char *out, size_t len);
 

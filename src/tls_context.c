@@ -204,6 +204,7 @@ static void client_key(pt_tls_ctx_t *x) {
   mbedtls_sha256_finish_ret(&h, sum);
   mbedtls_sha256_free(&h);
   for (int i = 0; i < 12; i++) snprintf(x->key + 2 * i, 3, "%02x", sum[i]);
+  if (x->ncerts) pt_tls_thumbprint(&x->certs[0].chain, x->thumbprint);
 }
 
 static int load_system_cas(mbedtls_x509_crt *chain) {
@@ -211,7 +212,10 @@ static int load_system_cas(mbedtls_x509_crt *chain) {
   return access(PT_SYSTEM_CAS, R_OK) == 0 && mbedtls_x509_crt_parse_file(chain, PT_SYSTEM_CAS) < 0 ? -1 : 0;
 }
 
-static pt_tls_ctx_t *client_ctx(const pt_config_t *c, const pt_backend_cfg_t *b, pt_diag_t *d) {
+/* b: the backend whose tls settings apply (NULL: the defaults); cert: the client
+ * certificate (NULL: the backend's first credentials.certificate, if any). */
+static pt_tls_ctx_t *client_ctx(const pt_config_t *c, const pt_backend_cfg_t *b, const pt_cert_cfg_t *cert,
+                                pt_diag_t *d) {
   pt_tls_ctx_t *x = ctx_new(MBEDTLS_SSL_IS_CLIENT);
   if (!x) return NULL;
   x->check_chain = b ? b->validate_chain : 1;
@@ -219,10 +223,11 @@ static pt_tls_ctx_t *client_ctx(const pt_config_t *c, const pt_backend_cfg_t *b,
   if (load_system_cas(&x->cas) < 0 || load_cas(&x->cas, &c->tls.cas, c->file, d) < 0 ||
       (b && load_cas(&x->cas, &b->cas, c->file, d) < 0))
     goto fail;
-  if (b && b->ncertificates) { /* APIM presents one client certificate: the first */
+  if (!cert && b && b->ncertificates) cert = &b->certificates[0]; /* APIM presents one: the first */
+  if (cert) {
     if (!(x->certs = calloc(1, sizeof *x->certs))) goto fail;
     x->ncerts = 1;
-    if (load_cert(&x->certs[0], &b->certificates[0], c->file, d) < 0) goto fail;
+    if (load_cert(&x->certs[0], cert, c->file, d) < 0) goto fail;
     mbedtls_ssl_conf_own_cert(&x->conf, &x->certs[0].chain, &x->certs[0].key);
   }
   mbedtls_ssl_conf_ca_chain(&x->conf, &x->cas, NULL);
@@ -242,6 +247,21 @@ static int own_settings(const pt_backend_cfg_t *b) {
 
 /* ---- the set ---- */
 
+/* authentication-certificate: per certificate entity, a context with the default trust,
+ * and one per backend that has tls settings of its own (they still apply). */
+static int build_entities(pt_tls_set_t *s, const pt_config_t *c, pt_diag_t *d) {
+  int row = c->nbackends + 1;
+  s->nentities = c->ncert_entities;
+  if (!(s->entities = calloc((size_t)(s->nentities * row) + 1, sizeof *s->entities))) return -1;
+  for (int e = 0; e < c->ncert_entities; e++) {
+    const pt_cert_cfg_t *cert = &c->cert_entities[e].cert;
+    if (!(s->entities[e * row] = client_ctx(c, NULL, cert, d))) return -1;
+    for (int b = 0; b < c->nbackends; b++)
+      if (s->backends[b] && !(s->entities[e * row + b + 1] = client_ctx(c, &c->backends[b], cert, d))) return -1;
+  }
+  return 0;
+}
+
 pt_tls_set_t *pt_tls_set_build(const pt_config_t *c, pt_diag_t *d) {
   pt_tls_set_t *s = calloc(1, sizeof *s);
   int errors = d->errors;
@@ -249,12 +269,14 @@ pt_tls_set_t *pt_tls_set_build(const pt_config_t *c, pt_diag_t *d) {
   s->listeners = calloc((size_t)c->nlisten + 1, sizeof *s->listeners);
   s->backends = calloc((size_t)c->nbackends + 1, sizeof *s->backends);
   s->nlisteners = c->nlisten, s->nbackends = c->nbackends;
-  if (!s->listeners || !s->backends || !(s->client = client_ctx(c, NULL, d))) goto fail;
+  if (!s->listeners || !s->backends || !(s->client = client_ctx(c, NULL, NULL, d))) goto fail;
   for (int i = 0; i < c->nlisten; i++)
     if (c->listen[i].tls && !(s->listeners[i] = server_ctx(c, &c->listen[i], d))) goto fail;
   for (int i = 0; i < c->nbackends; i++)
-    if (!c->backends[i].pool && own_settings(&c->backends[i]) && !(s->backends[i] = client_ctx(c, &c->backends[i], d)))
+    if (!c->backends[i].pool && own_settings(&c->backends[i]) &&
+        !(s->backends[i] = client_ctx(c, &c->backends[i], NULL, d)))
       goto fail;
+  if (build_entities(s, c, d) < 0) goto fail;
   return s;
 fail:
   if (d->errors == errors) pt_diag_error_text(d, "TLS: out of memory");
@@ -266,12 +288,20 @@ void pt_tls_set_free(pt_tls_set_t *s) {
   if (!s) return;
   for (int i = 0; s->listeners && i < s->nlisteners; i++) pt_tls_ctx_unref(s->listeners[i]);
   for (int i = 0; s->backends && i < s->nbackends; i++) pt_tls_ctx_unref(s->backends[i]);
+  for (int i = 0; s->entities && i < s->nentities * (s->nbackends + 1); i++) pt_tls_ctx_unref(s->entities[i]);
+  free(s->entities);
   pt_tls_ctx_unref(s->client);
   free(s->listeners);
   free(s->backends);
   free(s);
 }
 
-pt_tls_ctx_t *pt_tls_set_client(const pt_tls_set_t *s, int backend) {
-  return backend >= 0 && backend < s->nbackends && s->backends[backend] ? s->backends[backend] : s->client;
+pt_tls_ctx_t *pt_tls_set_client(const pt_tls_set_t *s, int backend, int entity) {
+  int own = backend >= 0 && backend < s->nbackends && s->backends[backend];
+  if (entity >= 0 && entity < s->nentities) return s->entities[entity * (s->nbackends + 1) + (own ? backend + 1 : 0)];
+  return own ? s->backends[backend] : s->client;
+}
+
+const char *pt_tls_set_thumbprint(const pt_tls_set_t *s, int entity) {
+  return entity >= 0 && entity < s->nentities ? s->entities[entity * (s->nbackends + 1)]->thumbprint : NULL;
 }

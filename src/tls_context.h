@@ -18,13 +18,18 @@ typedef struct pt_tls_set_s {
   pt_tls_ctx_t **listeners;  /* parallel to config->listen; NULL for plain listeners */
   pt_tls_ctx_t **backends;   /* parallel to config->backends; NULL: the default client */
   pt_tls_ctx_t *client;      /* the default client context */
-  int nlisteners, nbackends;
+  pt_tls_ctx_t **entities;   /* certificates.<id> (authentication-certificate), one row of
+                                nbackends + 1 each: [0] default trust, [b + 1] backend b's own */
+  int nlisteners, nbackends, nentities;
 } pt_tls_set_t;
 
 /* Builds every context of c. NULL with errors in d. */
 pt_tls_set_t *pt_tls_set_build(const pt_config_t *c, pt_diag_t *d);
 void pt_tls_set_free(pt_tls_set_t *s);
-/* The client context for a backend (its index in config->backends, or -1). */
-pt_tls_ctx_t *pt_tls_set_client(const pt_tls_set_t *s, int backend);
+/* The client context for a backend (its index in config->backends, or -1), presenting
+ * certificate entity `entity` (its index in config->cert_entities, or -1 for the backend's own). */
+pt_tls_ctx_t *pt_tls_set_client(const pt_tls_set_t *s, int backend, int entity);
+/* The SHA-1 thumbprint (uppercase hex) of certificate entity `entity`. */
+const char *pt_tls_set_thumbprint(const pt_tls_set_t *s, int entity);
 
 #endif

@@ -120,7 +120,9 @@ function M.forward(ctx, opts)
   local base_url = opts.base_url
   if not backend_id and not base_url then
     backend_id = r.backend_id or nil
-    if not backend_id then base_url = r.base_url end
+    -- without set-backend-service C forwards to the API's own backend, with its
+    -- credentials and TLS settings (the service URL alone would lose them)
+    if not backend_id and r.backend_rank then base_url = r.base_url end
   end
   local fwd = {
     method = opts.method or r.method,
@@ -131,6 +133,7 @@ function M.forward(ctx, opts)
     headers = headers,
     body = body,
     timeout = opts.timeout,
+    certificate = r.certificate, -- authentication-certificate: an index into certificates.<id>
     -- on success nothing more would run: C may stream the answer without resuming
     last = rawget(ctx, "ends_at_forward") and not rawget(ctx, "at_end_fns") and not rawget(ctx, "traces")
       and ctx.section == "backend" or nil,
