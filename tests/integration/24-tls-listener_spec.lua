@@ -39,7 +39,7 @@ local CERT_POLICY = [[<policies>
       <value>@(context.Request.Certificate == null ? "none" : context.Request.Certificate.NotAfter.ToString("s"))</value>
     </set-header>
     <set-header name="X-Url-Scheme" exists-action="override">
-      <value>@(context.Request.Url.Scheme)</value>
+      <value>@(context.Request.OriginalUrl.Scheme)</value>
     </set-header>
   </inbound>
   <backend><base /></backend>
@@ -195,7 +195,7 @@ apis:
     assert.are.same({ "https" }, e:header_all("X-Forwarded-Proto"))
   end)
 
-  it("shows context.Request.Url.Scheme as https over TLS", function()
+  it("shows context.Request.OriginalUrl.Scheme as https over TLS (Url is the backend's, http here)", function()
     assert.is_true(cert_policy_ok == true, "the certificate policy does not load: " .. tostring(cert_policy_ok))
     local e = echo_of(https(ports.tls, "/echo/scheme"))
     assert.are.equal("https", e:header("X-Url-Scheme"))
