@@ -7,7 +7,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-PKGS_BUILD = cmake gcc make pkg-config libuv1-dev node-llhttp libyaml-dev liblua5.4-dev lua-cjson lua-expat libmbedtls-dev ca-certificates
+PKGS_BUILD = cmake gcc make pkg-config libuv1-dev node-llhttp libyaml-dev liblua5.4-dev lua-cjson lua-expat libmbedtls-dev ca-certificates openssl
 PKGS_TEST  = lua5.4 lua-busted lua-socket lua-cjson lua-expat chromium fonts-liberation openssl nginx-light
 PKGS_BENCH = wrk nginx-light libnginx-mod-http-lua haproxy lua5.4 lua-socket curl iproute2 util-linux procps
 
