@@ -410,10 +410,8 @@ static void plan_forward(pt_conn_t *c) {
   pt_plan_out_t out;
   if (pt_plan_run(r->flags.plan, &pin, pt_lua_plan_work(worker_lua(c)), &out) < 0)
     return pt__respond_error(c, 500, "InternalError", "Out of memory");
-  /* no set-backend-service: the Lua path forwards to the API's service URL text */
-  const char *base_url = out.base_url ? out.base_url : !out.backend_id && m->api->backend_id ? m->api->service_url_text : NULL;
-  pt_forward_override_t ov = {
-      .method = out.method, .backend_id = out.backend_id, .base_url = base_url,
+  pt_forward_override_t ov = { /* no set-backend-service: the API's own backend, as on the Lua path */
+      .method = out.method, .backend_id = out.backend_id, .base_url = out.base_url,
       .rest = out.rest, .query = out.query, .headers = out.headers, .body_length = -1,
   };
   pt_dispatch_in_t in;
