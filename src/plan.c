@@ -68,16 +68,22 @@ static int find_header(const pt_headers_t *h, const pt_plan_str_t *name, int fro
 
 /* ---- headers (context.lua's Headers) ---- */
 
-/* The first change copies the client's list into the work area. */
+/* The first change copies the client's list into the work area: its store
+ * and items as they are (offsets stay valid), with room for a few more lines. */
 static int own_headers(run_t *r) {
   pt_headers_t *h = &r->w->headers;
-  if (r->headers == h) return 0;
-  pt_headers_reset(h);
   const pt_headers_t *src = r->headers;
-  for (int i = 0; i < src->count; i++)
-    if (pt_headers_name_piece(h, pt_header_name(src, i), src->items[i].name_len) ||
-        pt_headers_value_piece(h, pt_header_value(src, i), src->items[i].value_len))
-      return UV_ENOMEM;
+  if (src == h) return 0;
+  pt_headers_reset(h);
+  if (h->cap < src->count + 8) {
+    pt_header_t *items = realloc(h->items, sizeof *items * (size_t)(src->count + 8));
+    if (!items) return UV_ENOMEM;
+    h->items = items, h->cap = src->count + 8;
+  }
+  if (src->store.len && pt_buf_append(&h->store, src->store.base, src->store.len)) return UV_ENOMEM;
+  if (src->count) memcpy(h->items, src->items, sizeof *h->items * (size_t)src->count);
+  h->count = src->count;
+  h->in_value = 1;
   r->headers = h;
   return 0;
 }
