@@ -942,8 +942,12 @@ function M.compose(root, docs)
     and #cur["on-error"].steps == 0 and cur.backend == root.backend
   chain.flags = { policies = not trivial, request_body = rb, response_body = sb }
   -- nothing runs after the default forward-request on success: C may answer
-  -- without resuming the coroutine (see pipeline.forward, ENGINE.md)
-  chain.ends_at_forward = #cur.outbound.steps == 0 and cur.backend == root.backend
+  -- without resuming the coroutine (see pipeline.forward, ENGINE.md). A backend
+  -- section holding only <forward-request/> without attributes is the default
+  -- one (APIM's default global policy is written that way).
+  local bm = cur.backend.metas
+  local plain_forward = #bm == 1 and bm[1].plan == require("portico.plan").FORWARD
+  chain.ends_at_forward = #cur.outbound.steps == 0 and (cur.backend == root.backend or plain_forward)
   chain.sections = cur
   return chain
 end

@@ -69,6 +69,10 @@ describe("native plan", function()
         { p.ops[1].op, p.ops[2].op, p.ops[3].op, p.ops[4].op })
       assert.are.equal("PUT", p.ops[3].name)
       assert.are.equal(4, p.ops[4].rank)
+      -- the Lua path treats that forward-request as the default one too: C answers
+      -- from the backend's response without resuming Lua, as the plan does
+      local _, fw = h.run(h.req())
+      assert.is_true(fw[1].last)
     end)
 
     it("with the query names the operation's URL template consumes", function()
