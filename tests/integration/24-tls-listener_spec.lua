@@ -436,6 +436,73 @@ apis:
   end)
 end)
 
+describe("24 TLS clients that hang up", function()
+  teardown(h.cleanup)
+
+  -- A client that sends a request and closes at once: the gateway writes the
+  -- answer (and, over TLS, its close_notify) to a socket the client has
+  -- closed: EPIPE, and with SIGPIPE not ignored the process dies (status
+  -- 141). luasocket ignores SIGPIPE in this Lua process and children inherit
+  -- that, which would hide the crash: the gateway is started with SIGPIPE's
+  -- default action, as a service manager or a shell starts it.
+  local BIG = "X-Test-Delay: 100\r\nX-Test-Body-Bytes: 4000000\r\n"
+  local gw, tport
+
+  local function assert_alive(what)
+    assert.is_true(gw.alive(), ("the gateway died after %s (exit status %s; 141 = SIGPIPE); stderr:\n%s")
+      :format(what, tostring(gw.proc:exit_status()), h.tail(gw.stderr_text())))
+  end
+
+  -- a fresh gateway per test: one that died must not fail the next test
+  local ca, cert, be
+  local function start()
+    ca = ca or T.ca { name = "hang-ca" }
+    cert = cert or T.leaf(ca, { name = "hang" })
+    be = be or h.start_backend { name = "hang-echo" }
+    tport = h.free_port()
+    local yaml = with_listen(h.gateway_yaml { accessLog = "off" }, tls_listen(tport, cert.cert, cert.key))
+      .. "  tls: { sessionTickets: false }\n"
+      .. ('apis:\n  echo: { path: echo, serviceUrl: "%s/v1", subscriptionRequired: false }\n'):format(be.url)
+    gw = h.start_gateway(yaml, { env = { "--default-signal=PIPE" } })
+    assert(h.wait_for(function() return h.port_open(tport) end, 10))
+    local st = h.read_file("/proc/" .. gw.pid .. "/status") or ""
+    local ign = tonumber(st:match("SigIgn:%s*(%x+)") or "0", 16)
+    assert((ign >> 12) & 1 == 0, "the gateway was started with SIGPIPE ignored: these tests would prove nothing")
+  end
+
+  it("over plain HTTP: a large answer to a client that has gone never kills the gateway", function()
+    start()
+    for i = 1, 5 do
+      local c = h.must_connect(gw.port)
+      c:send(get_request("/echo/gone-" .. i, BIG):gsub("Connection: close\r\n", ""))
+      c:close()
+    end
+    h.sleep(1)
+    assert_alive("plain clients that hung up")
+    assert.are.equal(200, h.fetch(gw.port, { path = "/echo/after" }).status)
+    gw.stop()
+  end)
+
+  it("over TLS: a large answer to a client that has gone never kills the gateway", function()
+    start()
+    assert.are.equal(10, T.hit_and_run(tport, 10, get_request("/echo/gone-tls", BIG)))
+    h.sleep(1)
+    assert_alive("TLS clients that hung up")
+    gw.stop()
+  end)
+
+  it("over TLS: 3 x 200 clients that close right after their request never kill the gateway", function()
+    start()
+    for round = 1, 3 do
+      assert.are.equal(200, T.hit_and_run(tport, 200, get_request("/echo/hit-and-run")))
+      assert_alive("round " .. round)
+    end
+    local r = T.s_client(tport, { servername = "localhost", request = get_request("/echo/after-hit-and-run") })
+    assert.is_true(r.ok and r.response and r.response.status == 200, r.describe())
+    gw.stop()
+  end)
+end)
+
 describe("24 TLS handshake timeout", function()
   teardown(h.cleanup)
 

@@ -403,6 +403,20 @@ function T.s_client(port, o)
   return r
 end
 
+-- Runs n `openssl s_client` at once against 127.0.0.1:port, each sending
+-- `request` and closing as soon as it has sent it (stdin EOF, no -ign_eof):
+-- the server then writes its answer, and its close_notify, to a socket the
+-- client has closed. Waits for all of them; returns the number that ran.
+function T.hit_and_run(port, n, request)
+  local dir = h.subdir("sclient")
+  local input = dir .. "/" .. uniq("burst") .. ".in"
+  h.write_file(input, request)
+  local cmd = ("i=0; while [ $i -lt %d ]; do timeout 10 openssl s_client -connect 127.0.0.1:%d -noservername -quiet "
+    .. "<%s >/dev/null 2>&1 & i=$((i+1)); done; wait; echo ran=$i"):format(n, port, sq(input))
+  local _, out = T.run(cmd)
+  return tonumber(out:match("ran=(%d+)"))
+end
+
 ---------------------------------------------------------------------------
 -- a persistent TLS connection (s_client through a FIFO)
 ---------------------------------------------------------------------------
