@@ -4,6 +4,7 @@
 #include "portico.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -323,6 +324,10 @@ static void print_ready(const pt_config_t *c, int workers) {
 
 int pt_gateway_run(pt_gateway_t *gw, int handle_signals) {
   if (!gw->current || uv_loop_init(&gw->loop) < 0) return -1;
+  /* A peer that hung up makes write() raise SIGPIPE, whose default action kills
+   * the process; libuv writes with write(), so the signal must be ignored (EPIPE
+   * then closes that one connection). Process-wide: see portico.h. */
+  signal(SIGPIPE, SIG_IGN);
   pt_generation_t *g = pt__gateway_current(gw);
   int rc = open_access_log(gw, g->config);
   gw->workers = calloc(g->config->workers, sizeof *gw->workers);

@@ -27,6 +27,8 @@ pt_gateway_t *pt_gateway_new(void);
 int pt_gateway_load(pt_gateway_t *gw, const char *config_path, FILE *errors);
 /* Opens the listeners and serves until pt_gateway_stop or, when
  * handle_signals is set, SIGTERM/SIGINT (graceful drain) and SIGHUP (reload).
+ * Sets SIGPIPE to SIG_IGN for the whole process (a client that hangs up must
+ * not kill it; libuv writes with write()).
  * Returns 0 after a clean stop, -1 when the gateway could not start. */
 int pt_gateway_run(pt_gateway_t *gw, int handle_signals);
 /* Thread-safe. Builds a new generation from the same file; on any error the
