@@ -87,13 +87,40 @@ int pt_http_list_has(const char *v, size_t len, const char *token) {
   return 0;
 }
 
-static const char *const HOP_BY_HOP[] = {"connection", "keep-alive", "proxy-connection", "te",
-                                         "trailer", "transfer-encoding", "upgrade", NULL};
+#define NAME_IS(n, len, lit) ((len) == sizeof(lit) - 1 && strncasecmp((n), (lit), sizeof(lit) - 1) == 0)
 
-int pt_headers_hop_by_hop(const pt_headers_t *h, int i) {
-  for (const char *const *n = HOP_BY_HOP; *n; n++)
-    if (pt_header_is(h, i, *n)) return 1;
-  /* Names listed in Connection are hop-by-hop too (RFC 9110 7.6.1). */
+/* The hop-by-hop names of RFC 9110 7.6.1 (and Keep-Alive, Proxy-Connection), told
+ * apart by length first: this runs for every header of every forwarded head. */
+static int hop_by_hop_name(const char *n, uint32_t len) {
+  switch (len) {
+  case 2: return NAME_IS(n, len, "te");
+  case 7: return NAME_IS(n, len, "trailer") || NAME_IS(n, len, "upgrade");
+  case 10: return NAME_IS(n, len, "connection") || NAME_IS(n, len, "keep-alive");
+  case 16: return NAME_IS(n, len, "proxy-connection");
+  case 17: return NAME_IS(n, len, "transfer-encoding");
+  default: return 0;
+  }
+}
+
+/* Whether some Connection header names other headers (beyond close and keep-alive):
+ * only then is every header checked against those lists. */
+static int connection_names_headers(const pt_headers_t *h) {
+  for (int c = pt_headers_find(h, "connection", 0); c >= 0; c = pt_headers_find(h, "connection", c + 1)) {
+    const char *v = pt_header_value(h, c);
+    uint32_t len = h->items[c].value_len;
+    for (uint32_t i = 0; i < len;) {
+      while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
+      uint32_t start = i;
+      while (i < len && v[i] != ',' && v[i] != ' ' && v[i] != '\t') i++;
+      if (i > start && !NAME_IS(v + start, i - start, "close") && !NAME_IS(v + start, i - start, "keep-alive"))
+        return 1;
+      while (i < len && v[i] != ',') i++;
+    }
+  }
+  return 0;
+}
+
+static int listed_in_connection(const pt_headers_t *h, int i) {
   char name[128];
   uint32_t nl = h->items[i].name_len;
   if (nl >= sizeof name) return 0;
@@ -103,6 +130,13 @@ int pt_headers_hop_by_hop(const pt_headers_t *h, int i) {
     if (pt_http_list_has(pt_header_value(h, c), h->items[c].value_len, name)) return 1;
   return 0;
 }
+
+/* `listed`: connection_names_headers(h), computed once per head. */
+static int hop_by_hop(const pt_headers_t *h, int i, int listed) {
+  return hop_by_hop_name(pt_header_name(h, i), h->items[i].name_len) || (listed && listed_in_connection(h, i));
+}
+
+int pt_headers_hop_by_hop(const pt_headers_t *h, int i) { return hop_by_hop(h, i, 1); }
 
 static int append_header(pt_buf_t *out, const pt_headers_t *h, int i) {
   const pt_header_t *x = &h->items[i];
@@ -122,9 +156,17 @@ static int append_header(pt_buf_t *out, const pt_headers_t *h, int i) {
 
 /* The request headers the gateway replaces rather than passes on. */
 static int replaced_on_request(const pt_headers_t *h, int i) {
-  return pt_header_is(h, i, "host") || pt_header_is(h, i, "proxy-authorization") || pt_header_is(h, i, "expect") ||
-         pt_header_is(h, i, "x-forwarded-for") || pt_header_is(h, i, "x-forwarded-proto") ||
-         pt_header_is(h, i, "x-forwarded-host");
+  const char *n = pt_header_name(h, i);
+  uint32_t len = h->items[i].name_len;
+  switch (len) {
+  case 4: return NAME_IS(n, len, "host");
+  case 6: return NAME_IS(n, len, "expect");
+  case 15: return NAME_IS(n, len, "x-forwarded-for");
+  case 16: return NAME_IS(n, len, "x-forwarded-host");
+  case 17: return NAME_IS(n, len, "x-forwarded-proto");
+  case 19: return NAME_IS(n, len, "proxy-authorization");
+  default: return 0;
+  }
 }
 
 /* Appends the pieces given, then CRLF; stops at the first NULL. */
@@ -160,8 +202,9 @@ int pt_http_forward_request_head(pt_buf_t *out, const pt_headers_t *h, const pt_
     rc = pt_buf_appends(out, " HTTP/1.1\r\n");
   }
   if (!rc) rc = append_line(out, "Host: ", f->authority, strlen(f->authority));
+  int listed = connection_names_headers(h);
   for (int i = 0; i < h->count && !rc; i++)
-    if (!pt_headers_hop_by_hop(h, i) && !replaced_on_request(h, i) && !dropped(h, i, f) &&
+    if (!hop_by_hop(h, i, listed) && !replaced_on_request(h, i) && !dropped(h, i, f) &&
         !(f->replace_length && pt_header_is(h, i, "content-length")))
       rc = append_header(out, h, i);
   if (!rc && f->replace_length) {
@@ -201,8 +244,9 @@ int pt_http_forward_response_head(pt_buf_t *out, int minor, int status, const ch
   } else {
     rc = pt_http_status_line(out, minor, status);
   }
+  int listed = connection_names_headers(h);
   for (int i = 0; i < h->count && !rc; i++)
-    if (!pt_headers_hop_by_hop(h, i)) rc = append_header(out, h, i);
+    if (!hop_by_hop(h, i, listed)) rc = append_header(out, h, i);
   if (!rc) rc = append_line(out, "Via: ", via, strlen(via));
   if (!rc && framing == PT_FRAME_CHUNKED) rc = pt_buf_appends(out, "Transfer-Encoding: chunked\r\n");
   if (!rc && !keep_alive) rc = pt_buf_appends(out, "Connection: close\r\n");
