@@ -366,6 +366,11 @@ run_wrk() {
     "${NICE_CMD[@]}" taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" >"$out" 2>&1
     cpu1=$(cpu_seconds "$PROXY_PID"); t1=$(date +%s.%N)
     W_CPU=$(awk -v a="$cpu0" -v b="$cpu1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", 100 * (b - a) / (e - s) }')
+    # CPU time per request: what a request (and, with Connection: close, its
+    # handshake) costs the proxy, whatever else the machine was doing
+    local total
+    total=$(awk '/ requests in / {print $1; exit}' "$out")
+    W_US=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$total" 'BEGIN { if (n + 0 > 0) printf "%.0f", 1e6 * (b - a) / n }')
     W_RPS=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")
     W_P99=$(awk '$1 == "99%" {print $2}' "$out")
     W_P50=$(awk '$1 == "50%" {print $2}' "$out")
@@ -392,7 +397,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0)
 
 PROXIES="portico nginx"
 MODES="keepalive resumed full"
-declare -A ALL_RPS ALL_P99 ALL_P50 ALL_CPU NOTE FAILED NEGOTIATED STOP_PROBLEM
+declare -A ALL_RPS ALL_P99 ALL_P50 ALL_CPU ALL_US NOTE FAILED NEGOTIATED STOP_PROBLEM
 label() { case $1 in portico) echo "Portico" ;; nginx) echo "nginx" ;; *) echo "$1" ;; esac; }
 
 header() {
@@ -438,8 +443,9 @@ measure() {
         log "$name $mode: warm-up $WARMUP, then measuring $DURATION"
         if run_wrk "$name-$mode.$round" "$url" "${args[@]}"; then
             ALL_RPS[$key]+=" $W_RPS"; ALL_P99[$key]+=" $W_P99"; ALL_P50[$key]+=" $W_P50"; ALL_CPU[$key]+=" $W_CPU"
+            ALL_US[$key]+=" ${W_US:-}"
             NOTE[$key]=$W_NOTE
-            log "$name $mode: $W_RPS req/s, p99 $W_P99 ms, proxy CPU $W_CPU % $W_NOTE"
+            log "$name $mode: $W_RPS req/s, p99 $W_P99 ms, proxy CPU $W_CPU % (${W_US:-?} us/request) $W_NOTE"
         else
             FAILED[$name]=$W_NOTE
             log "$name $mode: $W_NOTE"
@@ -463,7 +469,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     done
 done
 
-declare -A RPS P99 P50 CPU
+declare -A RPS P99 P50 CPU US
 for name in $PROXIES; do
     for mode in $MODES; do
         [[ -n "${ALL_RPS[$name.$mode]:-}" ]] || continue
@@ -473,6 +479,8 @@ for name in $PROXIES; do
         P50[$name.$mode]=$(median "${ALL_P50[$name.$mode]}")
         CPU[$name.$mode]=$(median "${ALL_CPU[$name.$mode]}")
         CPU[$name.$mode]=${CPU[$name.$mode]%.*}
+        US[$name.$mode]=$(median "${ALL_US[$name.$mode]:-}")
+        US[$name.$mode]=${US[$name.$mode]%.*}
         if (( ROUNDS > 1 )); then
             NOTE[$name.$mode]="range req/s $(minmax "${ALL_RPS[$name.$mode]}"); ${NOTE[$name.$mode]:-}"
         fi
@@ -482,15 +490,15 @@ done
 summary() {
     header
     echo
-    printf '  %-9s %-10s %10s %9s %9s %10s  %s\n' proxy load "req/s" "p50 ms" "p99 ms" "proxy CPU" notes
+    printf '  %-9s %-10s %10s %9s %9s %10s %9s  %s\n' proxy load "req/s" "p50 ms" "p99 ms" "proxy CPU" "CPU us/r" notes
     local name mode
     for mode in $MODES; do
         for name in $PROXIES; do
             if [[ -z "${RPS[$name.$mode]:-}" ]]; then
-                printf '  %-9s %-10s %10s %9s %9s %10s  FAILED: %s\n' "$(label "$name")" "$mode" - - - - "${FAILED[$name]:-not measured}"
+                printf '  %-9s %-10s %10s %9s %9s %10s %9s  FAILED: %s\n' "$(label "$name")" "$mode" - - - - - "${FAILED[$name]:-not measured}"
             else
-                printf '  %-9s %-10s %10s %9s %9s %9s%%  %s\n' "$(label "$name")" "$mode" "${RPS[$name.$mode]}" \
-                    "${P50[$name.$mode]}" "${P99[$name.$mode]}" "${CPU[$name.$mode]}" "${NOTE[$name.$mode]:-}"
+                printf '  %-9s %-10s %10s %9s %9s %9s%% %9s  %s\n' "$(label "$name")" "$mode" "${RPS[$name.$mode]}" \
+                    "${P50[$name.$mode]}" "${P99[$name.$mode]}" "${CPU[$name.$mode]}" "${US[$name.$mode]:--}" "${NOTE[$name.$mode]:-}"
             fi
         done
     done
@@ -502,7 +510,11 @@ summary() {
         "$(ratio "${RPS[portico.resumed]:-}" "${RPS[nginx.resumed]:-}")" "$(ratio "${P99[portico.resumed]:-}" "${P99[nginx.resumed]:-}")"
     printf '  Portico/nginx full handshakes/s     %6s   p99 %6s\n' \
         "$(ratio "${RPS[portico.full]:-}" "${RPS[nginx.full]:-}")" "$(ratio "${P99[portico.full]:-}" "${P99[nginx.full]:-}")"
-    echo "  (handshake rates count only what the proxy finished: see the proxy CPU column for who was the bottleneck)"
+    printf '  Portico/nginx CPU per request: keep-alive %s, resumed %s, full %s (lower is better for Portico)\n' \
+        "$(ratio "${US[portico.keepalive]:-}" "${US[nginx.keepalive]:-}")" "$(ratio "${US[portico.resumed]:-}" "${US[nginx.resumed]:-}")" \
+        "$(ratio "${US[portico.full]:-}" "${US[nginx.full]:-}")"
+    echo "  (rates count what the proxy finished; \"proxy CPU\" below ~100 % means the client or other work on the"
+    echo "   machine held it back; \"CPU us/r\", the proxy's CPU time per request, does not depend on that)"
     echo
     echo "Negotiated (openssl s_client before the load)"
     for name in $PROXIES; do

@@ -436,6 +436,69 @@ apis:
   end)
 end)
 
+describe("24 TLS settings", function()
+  teardown(h.cleanup)
+
+  local ca, first, second
+
+  setup(function()
+    ca = T.ca { name = "settings-ca" }
+    first = T.leaf(ca, { name = "first", cn = "first.example.com", dns = { "first.example.com" } })
+    second = T.leaf(ca, { name = "second", cn = "second.example.com", dns = { "second.example.com" } })
+  end)
+
+  it("a listener without its own certificate serves gateway.certificates: the first one by default", function()
+    local tport = h.free_port()
+    local yaml = with_listen(h.gateway_yaml {}, ('listen: ["127.0.0.1:{{PORT}}", { address: "127.0.0.1:%d", tls: {} }]'):format(tport))
+      .. ([[
+  certificates:
+    - { hostnames: ["first.example.com"], certificate: "%s", key: "%s" }
+    - { hostnames: ["second.example.com"], certificate: "%s", key: "%s" }
+apis:
+  echo: { path: echo, serviceUrl: "http://127.0.0.1:1/v1", subscriptionRequired: false }
+]]):format(first.cert, first.key, second.cert, second.key)
+    local gw = h.start_gateway(yaml)
+    assert(h.wait_for(function() return h.port_open(tport) end, 10))
+    for _, c in ipairs { { nil, first }, { "unknown.example.com", first }, { "second.example.com", second },
+        { "first.example.com", first } } do
+      local r = T.s_client(tport, { servername = c[1] })
+      assert.is_true(r.ok, r.describe())
+      assert.are.equal(c[2].thumbprint, r.peer.thumbprint, ("SNI %s: served %s"):format(tostring(c[1]), r.peer.subject))
+    end
+    gw.stop()
+  end)
+
+  it("gateway.tls.ciphers limits the suites; sessionTickets: false turns resumption off", function()
+    local tport = h.free_port()
+    local yaml = with_listen(h.gateway_yaml {}, tls_listen(tport, first.cert, first.key))
+      .. "  tls:\n    ciphers: [TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384]\n    sessionTickets: false\n"
+      .. 'apis:\n  echo: { path: echo, serviceUrl: "http://127.0.0.1:1/v1", subscriptionRequired: false }\n'
+    local gw = h.start_gateway(yaml)
+    assert(h.wait_for(function() return h.port_open(tport) end, 10))
+    local r = T.s_client(tport, { servername = "first.example.com" })
+    assert.is_true(r.ok, r.describe())
+    assert.are.equal("ECDHE-ECDSA-AES256-GCM-SHA384", r.cipher, "the only configured suite")
+    for _, c in ipairs { "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305" } do
+      local x = T.s_client(tport, { servername = "first.example.com", cipher = c })
+      assert.is_false(x.ok, c .. " accepted although not configured: " .. x.describe())
+    end
+    local rc = T.s_client(tport, { servername = "first.example.com", reconnect = true })
+    assert.is_true(rc.ok, rc.describe())
+    assert.are.equal(0, rc.reused, "sessions resumed with sessionTickets: false")
+    assert.is_nil(rc.output:find("TLS session ticket:", 1, true), "a session ticket was sent")
+    gw.stop()
+  end)
+
+  it("refuses an unknown cipher suite name at load, naming it", function()
+    local yaml = with_listen(h.gateway_yaml { port = 1 }, tls_listen(1, first.cert, first.key, false))
+      .. "  tls:\n    ciphers: [TLS-ECDHE-ECDSA-WITH-RC4-9000]\n"
+      .. 'apis:\n  echo: { path: echo, serviceUrl: "http://127.0.0.1:1/v1", subscriptionRequired: false }\n'
+    local rc, out = h.check_config(yaml, "bad-cipher.yaml")
+    assert.are.equal(1, rc, out)
+    assert.is_truthy(out:find("TLS-ECDHE-ECDSA-WITH-RC4-9000", 1, true), out)
+  end)
+end)
+
 describe("24 TLS clients that hang up", function()
   teardown(h.cleanup)
 

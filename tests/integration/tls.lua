@@ -246,15 +246,9 @@ end
 -- Splits s_client's output into the handshake report and the application
 -- data that followed it (what the server sent).
 local function split_output(out)
-  local s
-  local from = 1
-  while true do
-    local i = out:find("Verify return code:", from, true)
-    if not i then break end
-    s, from = i, i + 1
-    -- only the handshake report's own line (before any data)
-    if out:find("\n---\n", i, true) then break end
-  end
+  -- the report's last block ends with "Verify return code: ..." (and, in
+  -- TLS 1.2, "Extended master secret: ...") and a "---" line
+  local s = out:find("Verify return code:", 1, true)
   if not s then return out, "" end
   local e = out:find("\n---\n", s, true)
   if not e then return out, "" end
@@ -437,7 +431,9 @@ end
 -- running; returns an object with helpers' connection methods (send,
 -- request, read_response, closed, closed_eventually, ...) on top of it, or
 -- nil and the s_client output when the handshake failed. o: as T.s_client
--- (servername, cert, key, cafile, alpn, version, cipher), timeout.
+-- (servername, cert, key, cafile, alpn, version, cipher), timeout. Meant for
+-- TLS 1.2 (the gateway): with TLS 1.3, s_client prints the tickets that
+-- arrive after the handshake among the data.
 function T.tls_connect(port, o)
   o = o or {}
   local dir = h.subdir("sclient")
