@@ -116,6 +116,8 @@ int pt_tls_handshake(pt_tls_t *t) {
   int rc = mbedtls_ssl_handshake(&t->ssl);
   if (rc == 0) return t->established = 1;
   if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) return 0;
+  if (rc == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE) /* mbedTLS closes silently; say why */
+    mbedtls_ssl_send_alert_message(&t->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL, MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
   return failed(t, rc);
 }
 

@@ -526,7 +526,7 @@ describe("24 TLS clients that hang up", function()
     local yaml = with_listen(h.gateway_yaml { accessLog = "off" }, tls_listen(tport, cert.cert, cert.key))
       .. "  tls: { sessionTickets: false }\n"
       .. ('apis:\n  echo: { path: echo, serviceUrl: "%s/v1", subscriptionRequired: false }\n'):format(be.url)
-    gw = h.start_gateway(yaml, { env = { "--default-signal=PIPE" } })
+    gw = h.start_gateway(yaml)
     assert(h.wait_for(function() return h.port_open(tport) end, 10))
     -- started with the default action, the gateway must have ignored SIGPIPE itself (gateway.c)
     local st = h.read_file("/proc/" .. gw.pid .. "/status") or ""

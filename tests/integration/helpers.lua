@@ -247,11 +247,11 @@ local function spawn(prefix, argv, env)
     pid_path = base .. ".pid",
     status_path = base .. ".status",
   }, Proc)
-  local cmd = {}
-  if env and #env > 0 then
-    cmd[1] = "env"
-    for _, e in ipairs(env) do cmd[#cmd + 1] = M.sq(e) end
-  end
+  -- luasocket ignores SIGPIPE in this process and children inherit that; a
+  -- service manager starts the gateway with the default action, and so do we
+  -- (a crash on EPIPE must show here).
+  local cmd = { "env", "--default-signal=PIPE" }
+  for _, e in ipairs(env or {}) do cmd[#cmd + 1] = M.sq(e) end
   for _, a in ipairs(argv) do cmd[#cmd + 1] = M.sq(a) end
   local inner = ("%s </dev/null >%s 2>%s & echo $! >%s.tmp && mv %s.tmp %s; wait $!; echo $? >%s.tmp && mv %s.tmp %s")
     :format(table.concat(cmd, " "), M.sq(p.out_path), M.sq(p.err_path),
