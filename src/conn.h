@@ -86,7 +86,6 @@ void pt__conn_close(pt_conn_t *c);       /* at once; memory goes in the close ca
 void pt__conn_timer(pt_conn_t *c, int kind, uint64_t ms);
 void pt__conn_update_reading(pt_conn_t *c);
 
-void pt__tls_input(pt_conn_t *c, const char *data, size_t len); /* ciphertext from the client */
 
 /* request.c */
 pt_request_t *pt__request_new(pt_conn_t *c);

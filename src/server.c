@@ -19,6 +19,7 @@ static void conn_end(pt_conn_t *c);
 /* ---- timers and reading ------------------------------------------------ */
 
 static void tls_failed(pt_conn_t *c, const char *why);
+static void tls_input(pt_conn_t *c, const char *data, size_t len);
 
 static void on_timer(pt_deadline_t *d) {
   pt_conn_t *c = d->data;
@@ -205,7 +206,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (nread == 0) return;
   if (nread < 0) return conn_eof(c, (int)nread);
   if (c->ending) return; /* lingering close: input is drained and dropped */
-  if (c->tls) return pt__tls_input(c, buf->base, (size_t)nread);
+  if (c->tls) return tls_input(c, buf->base, (size_t)nread);
   conn_input(c, buf->base, (size_t)nread);
   pt__conn_advance(c);
 }
@@ -248,7 +249,8 @@ static int tls_established(pt_conn_t *c) {
   return 0;
 }
 
-void pt__tls_input(pt_conn_t *c, const char *data, size_t len) {
+/* Ciphertext from the client: the handshake, then request bytes for the parser. */
+static void tls_input(pt_conn_t *c, const char *data, size_t len) {
   int was = pt_tls_established(c->tls);
   if (!c->tls_started && len && data[0] >= 'A' && data[0] <= 'Z') return plain_http_on_tls(c);
   c->tls_started = 1;
