@@ -6,10 +6,11 @@
 
 local compiler = require "portico.compiler"
 local context = require "portico.context"
+local pipeline = require "portico.pipeline"
 
 local to_string = compiler.to_string
 local lower, format = string.lower, string.format
-local ipairs = ipairs
+local ipairs, type = ipairs, type
 
 local M = {}
 
@@ -19,7 +20,7 @@ function M.compile(node, c)
   c:check_attrs(node, { "name", "failed-check-httpcode", "failed-check-error-message", "ignore-case" })
   local get_name, _, name = c:attr(node, "name", { required = true })
   local get_status, s_const, status = c:attr(node, "failed-check-httpcode", { required = true, type = "int" })
-  local get_msg = c:attr(node, "failed-check-error-message", { required = true })
+  local get_msg, msg_const, msg = c:attr(node, "failed-check-error-message", { required = true })
   local get_ic, ic_const, ic = c:attr(node, "ignore-case", { type = "bool", default = false })
   local ok = get_name and get_status and get_msg and get_ic
   if get_name and name == "" then ok = c:error(node, "<check-header>: name is empty") end
@@ -43,6 +44,14 @@ function M.compile(node, c)
   if ic_const and all_const then
     set = {}
     for _, v in ipairs(consts) do set[ic and lower(v) or v] = true end
+  end
+  -- the native plan's op (plan.lua): everything literal
+  local native
+  if name and s_const and status and msg_const and type(msg) == "string" and ic_const and set then
+    local vals = {}
+    for i, v in ipairs(consts) do vals[i] = ic and lower(v) or v end
+    native = { { op = "check_header", name = name, values = vals, icase = ic or false, status = status,
+      body = pipeline.error_body(status, msg) } }
   end
   return function(ctx)
     local hname = name or to_string(get_name(ctx))
@@ -69,7 +78,7 @@ function M.compile(node, c)
           .. "Access denied.", hname, line), st, nil, to_string(get_msg(ctx)))
       end
     end
-  end
+  end, native
 end
 
 return M

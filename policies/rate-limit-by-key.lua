@@ -14,6 +14,7 @@
 local throttle = require "portico.throttle"
 local pipeline = require "portico.pipeline"
 local compiler = require "portico.compiler"
+local plan = require "portico.plan"
 
 local to_string = compiler.to_string
 local ipairs = ipairs
@@ -29,18 +30,29 @@ function M.compile(node, c)
   local allowed = { "calls", "renewal-period", "counter-key", "increment-condition", "increment-count" }
   for _, a in ipairs(throttle.NAME_ATTRS) do allowed[#allowed + 1] = a end
   c:check_attrs(node, allowed)
-  local get_calls = throttle.int_attr(node, c, "calls", { required = true, type = "int", min = 0 })
-  local get_period = throttle.int_attr(node, c, "renewal-period", { required = true, type = "int",
-    min = 1, max = MAX_PERIOD, why = " seconds (APIM's maximum; quota-by-key counts longer periods)" })
-  local get_key = c:attr(node, "counter-key", { required = true })
+  local get_calls, calls_const, calls_v = throttle.int_attr(node, c, "calls", { required = true, type = "int", min = 0 })
+  local get_period, period_const, period_v = throttle.int_attr(node, c, "renewal-period", { required = true,
+    type = "int", min = 1, max = MAX_PERIOD, why = " seconds (APIM's maximum; quota-by-key counts longer periods)" })
+  local get_key, key_const, key_v = c:attr(node, "counter-key", { required = true })
   local get_cond, cond_const, cond = c:attr(node, "increment-condition", { type = "bool" })
-  local get_inc, inc_const = throttle.int_attr(node, c, "increment-count", { type = "int",
+  local get_inc, inc_const, inc_v = throttle.int_attr(node, c, "increment-count", { type = "int",
     default = 1, min = 0 })
   local names = throttle.names(node, c)
   if not (get_calls and get_period and get_key and get_cond and get_inc and names) then return nil end
   local never = cond_const and cond == false
   local deferred = not never and (not cond_const or not inc_const)
   local MAX = throttle.MAX
+  -- the native plan's op (plan.lua): literal limits, a key C can make, no
+  -- deferred increment, no response headers (they are set at the end)
+  local native
+  local entry = c:attr_entry(node, "counter-key")
+  local pieces = plan.value(key_const, key_v, entry and entry.value)
+  if pieces and calls_const and calls_v and period_const and period_v and not deferred
+    and (never or (inc_const and inc_v)) and not names.remaining_header and not names.total_header then
+    table.insert(pieces, 1, { text = PREFIX })
+    native = { { op = "count", key = pieces, window = period_v * 1000, calls = calls_v,
+      inc = never and 0 or inc_v, peek = never, name = names.retry_header } }
+  end
   return function(ctx)
     local count = throttle.host().count
     local calls, window = get_calls(ctx), get_period(ctx) * 1000
@@ -66,7 +78,7 @@ function M.compile(node, c)
       st.remaining = calls - n
     end
     throttle.report(ctx, names, calls, st)
-  end
+  end, native
 end
 
 return M

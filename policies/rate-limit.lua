@@ -42,6 +42,12 @@ function M.compile(node, c)
   if not (top and names and targets) then return nil end
   local ordered = throttle.narrowest_first(targets)
   local scope = PREFIX .. throttle.scope_key(c) .. ":"
+  -- the native plan's op (plan.lua): no <api>/<operation> limits, no response headers
+  local native
+  if #ordered == 0 and not names.remaining_header and not names.total_header then
+    native = { { op = "count", key = { { text = scope }, { sub = true } }, window = top.window,
+      calls = top.calls, inc = 1, peek = false, need_sub = true, name = names.retry_header } }
+  end
   return function(ctx)
     local sub = ctx.req.subscription
     if not (sub and sub.id) then return end
@@ -61,7 +67,7 @@ function M.compile(node, c)
     if not ok then throttle.too_many(ctx, names, top.calls, reset) end
     if not remaining or top.calls - n < remaining then remaining = top.calls - n end
     throttle.report(ctx, names, top.calls, { remaining = remaining })
-  end
+  end, native
 end
 
 return M

@@ -564,10 +564,30 @@ static int plan_cond_ok(const pt_plan_op_t *o) {
   return depth == 1;
 }
 
+static int64_t plan_i64(lua_State *L, int t, const char *k, int *bad) {
+  lua_getfield(L, t, k);
+  int isint = 0;
+  int64_t v = (int64_t)lua_tointegerx(L, -1, &isint);
+  lua_pop(L, 1);
+  if (!isint) *bad = 1;
+  return v;
+}
+
+/* A piece of a native value: { text }, { header, default }, { ip = true }, { sub = true }. */
+static int plan_vpiece(lua_State *L, int t, pt_plan_vpiece_t *p) {
+  if (plan_str(L, t, "text", &p->text) < 0) return -1;
+  if (p->text.s) return (p->kind = PT_VAL_TEXT), 0;
+  if (plan_str(L, t, "header", &p->text) < 0 || plan_str(L, t, "default", &p->def) < 0) return -1;
+  if (p->text.s) return (p->kind = PT_VAL_HEADER), 0;
+  if (plan_bool(L, t, "ip")) return (p->kind = PT_VAL_IP), 0;
+  if (plan_bool(L, t, "sub")) return (p->kind = PT_VAL_SUB), 0;
+  return -1;
+}
+
 static int plan_op(lua_State *L, int t, pt_plan_op_t *o) {
   static const char *const kinds[] = {"header_set", "header_delete", "header_lines", "header_join", "query_set",
                                        "query_delete", "query_add", "rewrite", "backend_id", "base_url",
-                                       "method", "jump_unless", "jump", NULL};
+                                       "method", "jump_unless", "jump", "check_header", "count", NULL};
   lua_getfield(L, t, "op");
   const char *op = lua_tostring(L, -1);
   int kind = -1, rc = 0;
@@ -586,6 +606,22 @@ static int plan_op(lua_State *L, int t, pt_plan_op_t *o) {
   PLAN_LIST(L, t, "query", o->query, o->nquery, plan_qpair);
   PLAN_LIST(L, t, "cond", o->cond, o->ncond, plan_cond_item);
   if (rc) return -1;
+  if (o->kind == PT_PLAN_CHECK_HEADER) {
+    o->icase = plan_bool(L, t, "icase");
+    o->status = plan_int(L, t, "status");
+    if (plan_str(L, t, "body", &o->body) < 0 || !o->body.s || !o->name.s || o->status < 100 || o->status > 599)
+      return -1;
+  }
+  if (o->kind == PT_PLAN_COUNT) {
+    int bad = 0;
+    PLAN_LIST(L, t, "key", o->key, o->nkey, plan_vpiece);
+    o->window = plan_i64(L, t, "window", &bad);
+    o->calls = plan_i64(L, t, "calls", &bad);
+    o->inc = plan_i64(L, t, "inc", &bad);
+    o->peek = plan_bool(L, t, "peek");
+    o->need_sub = plan_bool(L, t, "need_sub");
+    if (rc || bad || o->nkey < 1 || !o->name.s || o->window < 1 || o->calls < 0 || o->inc < 0) return -1;
+  }
   if (o->kind == PT_PLAN_JUMP_UNLESS && !plan_cond_ok(o)) return -1;
   if (o->kind <= PT_PLAN_QUERY_ADD || o->kind == PT_PLAN_BACKEND_ID || o->kind == PT_PLAN_BASE_URL ||
       o->kind == PT_PLAN_METHOD)

@@ -8,6 +8,8 @@
 #include <strings.h>
 #include <uv.h>
 
+#include "store.h"
+
 /* ---- the plan ------------------------------------------------------------- */
 
 static void pieces_free(pt_plan_pieces_t *ps) {
@@ -24,6 +26,9 @@ static void op_free(pt_plan_op_t *o) {
   pieces_free(&o->path);
   for (int i = 0; i < o->nquery; i++) pieces_free(&o->query[i].k), pieces_free(&o->query[i].v);
   free(o->query);
+  free(o->body.s);
+  for (int i = 0; i < o->nkey; i++) free(o->key[i].text.s), free(o->key[i].def.s);
+  free(o->key);
 }
 
 void pt_plan_free(pt_plan_t *p) {
@@ -42,6 +47,10 @@ void pt_plan_work_free(pt_plan_work_t *w) {
   pt_buf_free(&w->scratch);
   free(w->params);
   free(w->next);
+  pt_buf_free(&w->key);
+  pt_buf_free(&w->detail);
+  pt_buf_free(&w->body);
+  pt_headers_free(&w->answer);
   memset(w, 0, sizeof *w);
 }
 
@@ -54,6 +63,9 @@ typedef struct run_s {
   const pt_headers_t *headers; /* the client's until a header op copies them */
   const char *method, *backend_id, *base_url;
   int rank, path_set, query_parsed, query_dirty;
+  int status; /* the request failed: the answer's status */
+  const char *reason;
+  const pt_plan_str_t *body; /* NULL: in w->body */
 } run_t;
 
 static int same_name(const pt_headers_t *h, int i, const pt_plan_str_t *name) {
@@ -338,6 +350,101 @@ static int rewrite(run_t *r, const pt_plan_op_t *o) {
   return rewrite_query(r, o);
 }
 
+/* ---- failures (pipeline.lua's answer without on-error) ---- */
+
+/* The answer's head: Content-Type, then (when name) one more line. 1 (stop) or UV_ENOMEM. */
+static int fail(run_t *r, int status, const char *reason, const pt_plan_str_t *name, const char *value) {
+  pt_headers_t *h = &r->w->answer;
+  pt_headers_reset(h);
+  r->status = status, r->reason = reason;
+  if (pt_headers_name_piece(h, "Content-Type", 12) || pt_headers_value_piece(h, "application/json", 16))
+    return UV_ENOMEM;
+  if (name && (pt_headers_name_piece(h, name->s, name->len) || pt_headers_value_piece(h, value, strlen(value))))
+    return UV_ENOMEM;
+  return 1;
+}
+
+static int lower_eq(const char *line, size_t len, const pt_plan_str_t *v) { /* v is lowered (ASCII, as Lua's lower) */
+  if (len != v->len) return 0;
+  for (size_t i = 0; i < len; i++) {
+    char c = line[i];
+    if (c >= 'A' && c <= 'Z') c = (char)(c + 32);
+    if (c != v->s[i]) return 0;
+  }
+  return 1;
+}
+
+/* check-header (policies/check-header.lua with literal attributes and values). */
+static int check_header(run_t *r, const pt_plan_op_t *o) {
+  const pt_headers_t *h = r->headers;
+  pt_buf_t *d = &r->w->detail;
+  int i = find_header(h, &o->name, 0);
+  d->len = 0;
+  r->body = &o->body;
+  if (i < 0) {
+    if (pt_buf_printf(d, "Header %s was not found in the request. Access denied.", o->name.s)) return UV_ENOMEM;
+    return fail(r, o->status, "HeaderNotFound", NULL, NULL);
+  }
+  if (o->nvalues == 0) return 0;
+  for (; i >= 0; i = find_header(h, &o->name, i + 1)) {
+    const char *line = pt_header_value(h, i);
+    size_t len = h->items[i].value_len;
+    int ok = 0;
+    for (int k = 0; k < o->nvalues && !ok; k++)
+      ok = o->icase ? lower_eq(line, len, &o->values[k]) : str_eq(line, len, &o->values[k]);
+    if (ok) continue;
+    if (pt_buf_printf(d, "Header %s value of %.*s isn't allowed. Access denied.", o->name.s, (int)len, line))
+      return UV_ENOMEM;
+    return fail(r, o->status, "HeaderValueNotAllowed", NULL, NULL);
+  }
+  return 0;
+}
+
+/* A native value (plan.h's pieces) into b, NUL-terminated. */
+static int value(const run_t *r, pt_buf_t *b, const pt_plan_vpiece_t *ps, int n) {
+  b->len = 0;
+  for (int i = 0; i < n; i++) {
+    const pt_plan_vpiece_t *p = &ps[i];
+    const char *s = NULL;
+    int rc = 0;
+    if (p->kind == PT_VAL_TEXT) rc = pt_buf_append(b, p->text.s, p->text.len);
+    else if (p->kind == PT_VAL_IP) s = r->in->ip;
+    else if (p->kind == PT_VAL_SUB) s = r->in->subscription_id;
+    else {
+      const pt_headers_t *h = r->headers;
+      int at = find_header(h, &p->text, 0);
+      if (at < 0) s = p->def.s;
+      for (int first = 1; at >= 0 && !rc; at = find_header(h, &p->text, at + 1), first = 0)
+        rc = (!first && pt_buf_append(b, ",", 1)) || pt_buf_append(b, pt_header_value(h, at), h->items[at].value_len);
+    }
+    if (s && !rc) rc = pt_buf_appends(b, s);
+    if (rc) return UV_ENOMEM;
+  }
+  return pt_buf_append(b, "", 1);
+}
+
+/* rate-limit / rate-limit-by-key: host.count as the Lua closures call it, and throttle.too_many. */
+static int count(run_t *r, const pt_plan_op_t *o) {
+  if (o->need_sub && !r->in->subscription_id) return 0;
+  pt_plan_work_t *w = r->w;
+  if (value(r, &w->key, o->key, o->nkey)) return UV_ENOMEM;
+  int64_t n = 0;
+  uint64_t reset = 0;
+  int ok = pt_store_count(r->in->store, w->key.base, (uint64_t)o->window, o->inc, o->calls, &n, &reset);
+  if (o->peek) ok = n < o->calls;
+  if (ok) return 0;
+  unsigned long long secs = (unsigned long long)(reset / 1000 + (reset % 1000 != 0));
+  if (secs < 1) secs = 1;
+  char num[24];
+  snprintf(num, sizeof num, "%llu", secs);
+  w->detail.len = w->body.len = 0;
+  r->body = NULL;
+  if (pt_buf_printf(&w->detail, "Rate limit is exceeded") ||
+      pt_buf_printf(&w->body, "{\"statusCode\": 429, \"message\": \"Rate limit is exceeded. Try again in %s seconds.\"}", num))
+    return UV_ENOMEM;
+  return fail(r, 429, "RateLimitExceeded", &o->name, num);
+}
+
 /* ---- the run ---- */
 
 static int step(run_t *r, const pt_plan_op_t *o) {
@@ -357,6 +464,10 @@ static int step(run_t *r, const pt_plan_op_t *o) {
   case PT_PLAN_METHOD:
     r->method = o->name.s;
     return 0;
+  case PT_PLAN_CHECK_HEADER:
+    return check_header(r, o);
+  case PT_PLAN_COUNT:
+    return count(r, o);
   default: /* jumps: in pt_plan_run */
     return 0;
   }
@@ -377,8 +488,18 @@ int pt_plan_run(const pt_plan_t *p, const pt_plan_input_t *in, pt_plan_work_t *w
   w->nparams = w->nnext = 0;
   for (int i = 0; i < p->nops; i++) {
     const pt_plan_op_t *o = &p->ops[i];
+    int rc = 0;
     if (o->kind == PT_PLAN_JUMP || (o->kind == PT_PLAN_JUMP_UNLESS && !condition(&r, o))) i += o->skip;
-    else if (step(&r, o)) return UV_ENOMEM;
+    else if ((rc = step(&r, o)) < 0) return UV_ENOMEM;
+    if (rc > 0) { /* failed: the answer, nothing forwarded */
+      const pt_buf_t *d = &w->detail;
+      *out = (pt_plan_out_t){
+          .status = r.status, .reason = r.reason, .detail = d->len ? d->base : "",
+          .answer_headers = &w->answer,
+          .body = r.body ? r.body->s : w->body.base, .body_len = r.body ? r.body->len : w->body.len,
+      };
+      return 0;
+    }
   }
   if (r.query_dirty && encode_query(w)) return UV_ENOMEM;
   *out = (pt_plan_out_t){

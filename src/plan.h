@@ -10,6 +10,7 @@
 #define PT_PLAN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "http.h"
 #include "router.h"
@@ -33,6 +34,8 @@ typedef enum {
   PT_PLAN_METHOD,
   PT_PLAN_JUMP_UNLESS,   /* skip `skip` ops when the condition is false */
   PT_PLAN_JUMP,
+  PT_PLAN_CHECK_HEADER,  /* check-header: the request fails unless name is there with allowed values */
+  PT_PLAN_COUNT,         /* rate-limit(-by-key): counts in the gateway's store, 429 past the limit */
 } pt_plan_op_kind_t;
 
 typedef enum {
@@ -70,6 +73,17 @@ typedef struct pt_plan_qpair_s {
   int eq; /* "k=v" rather than "k" */
 } pt_plan_qpair_t;
 
+/* A piece of a native value (a counter key): literal text, a request header
+ * (its lines joined with ","; the default, or "" for C# null, when absent),
+ * the client's address, the subscription id ("" without one). */
+typedef enum { PT_VAL_TEXT, PT_VAL_HEADER, PT_VAL_IP, PT_VAL_SUB } pt_plan_vkind_t;
+
+typedef struct pt_plan_vpiece_s {
+  pt_plan_vkind_t kind;
+  pt_plan_str_t text; /* the text, or the header name */
+  pt_plan_str_t def;  /* PT_VAL_HEADER: s NULL for null */
+} pt_plan_vpiece_t;
+
 typedef struct pt_plan_op_s {
   pt_plan_op_kind_t kind;
   int if_absent; /* exists-action skip */
@@ -84,6 +98,14 @@ typedef struct pt_plan_op_s {
   pt_plan_pieces_t path;
   pt_plan_qpair_t *query;
   int nquery;
+  /* check-header: name, values (lowered when icase), status, body (APIM's JSON) */
+  int icase, status;
+  pt_plan_str_t body;
+  /* count: key, window (ms), calls, inc; peek: check only (refused when count >= calls);
+   * need_sub: only with a subscription; name: the Retry-After header's name */
+  pt_plan_vpiece_t *key;
+  int nkey, peek, need_sub;
+  int64_t window, calls, inc;
 } pt_plan_op_t;
 
 typedef struct pt_plan_s {
@@ -107,6 +129,8 @@ typedef struct pt_plan_work_s {
   pt_buf_t path, query, scratch;
   pt_plan_param_t *params, *next;
   int nparams, nnext, cap;
+  pt_buf_t key, detail, body; /* a counter key; a failed request's log message and body */
+  pt_headers_t answer;  /* the headers of a failed request's answer */
 } pt_plan_work_t;
 
 void pt_plan_work_free(pt_plan_work_t *w);
@@ -117,6 +141,8 @@ typedef struct pt_plan_input_s {
   const char *query; size_t query_len; /* without '?' */
   const pt_matched_param_t *params;    /* not decoded, as policies see them */
   int nparams;
+  const char *ip, *subscription_id;    /* subscription_id: NULL without one */
+  struct pt_store_s *store;            /* the gateway's counters (store.h) */
 } pt_plan_input_t;
 
 /* What the request forwarded looks like; NULL keeps the client's. */
@@ -125,6 +151,14 @@ typedef struct pt_plan_out_s {
   const char *rest;  /* path relative to the backend's base URL */
   const char *query; /* without '?' */
   const pt_headers_t *headers;
+  /* status != 0: the request failed (check-header, a limit): answer with status,
+   * answer_headers and body instead of forwarding; reason and detail are
+   * LastError's Reason and Message (the access log) */
+  int status;
+  const char *reason, *detail;
+  const pt_headers_t *answer_headers;
+  const char *body;
+  size_t body_len;
 } pt_plan_out_t;
 
 /* Runs the plan; the strings in *out live until the next run on w. 0 or UV_ENOMEM. */

@@ -406,10 +406,21 @@ static void plan_forward(pt_conn_t *c) {
       .method = llhttp_method_name(c->parser.method), .headers = &r->headers,
       .query = has_query ? r->d.url + r->d.path_len + 1 : "", .query_len = has_query ? r->d.url_len - r->d.path_len - 1 : 0,
       .params = m->params, .nparams = m->nparams,
+      .ip = c->client_ip, .subscription_id = r->d.subscription ? r->d.subscription->id : NULL,
+      .store = r->gen->store,
   };
   pt_plan_out_t out;
   if (pt_plan_run(r->flags.plan, &pin, pt_lua_plan_work(worker_lua(c)), &out) < 0)
     return pt__respond_error(c, 500, "InternalError", "Out of memory");
+  if (out.status) { /* check-header, a limit: the Lua path's answer without on-error */
+    pt_policy_result_t res = {.status = out.status, .headers = *out.answer_headers};
+    respond_from_policy(c, &res, out.body, out.body_len);
+    r->reason = out.reason;
+    free(r->detail);
+    r->detail = strdup(out.detail);
+    scrub_secrets(r->gen->config, r->detail);
+    return;
+  }
   pt_forward_override_t ov = { /* no set-backend-service: the API's own backend, as on the Lua path */
       .method = out.method, .backend_id = out.backend_id, .base_url = out.base_url,
       .rest = out.rest, .query = out.query, .headers = out.headers, .body_length = -1,

@@ -28,13 +28,22 @@
 --   { op = "backend_id", name, rank }, { op = "base_url", name, rank }, { op = "method", name }
 --   { op = "jump_unless", cond = { item, ... }, skip = n }  skip n ops when cond is false
 --   { op = "jump", skip = n }
+--   { op = "check_header", name, values, icase, status, body }  check-header: fail with
+--       status and body (APIM's JSON, made here) unless `name` is present and (values
+--       given) every line of it is one of them (icase: values lowered, lines compared lowered)
+--   { op = "count", key = { vpiece, ... }, window, calls, inc, peek, need_sub, name }
+--       rate-limit(-by-key): host.count(concat(key), window, peek and 0 or inc, calls);
+--       refused (peek: count >= calls) -> 429 with Retry-After (`name`); need_sub: only
+--       for a request with a subscription
+-- vpiece (a native value): { text = s }, { header = name, default = s or nil (C# null) },
+--   { ip = true }, { sub = true } (the subscription id); nil pieces are ""
 -- cond is in postfix order: { c = "header_eq", name, value, default (nil: C# null) },
 --   { c = "has", name }, { c = "method_eq", value }, { c = "const", value = bool },
 --   { c = "not" }, { c = "and" }, { c = "or" }.
 
 local context = require "portico.context"
 
-local lower, match, gmatch = string.lower, string.match, string.gmatch
+local lower, match, gmatch, format = string.lower, string.match, string.gmatch, string.format
 local concat = table.concat
 local ipairs, type, pcall = ipairs, type, pcall
 
@@ -211,6 +220,55 @@ function M.condition(raw)
   return out
 end
 
+-- values: the string expressions C evaluates (rate-limit-by-key's counter-key)
+
+local function parse_expr(raw)
+  local reader = require "portico.reader"
+  local kind, code = reader.is_expression(raw)
+  if kind ~= "expr" then return nil end
+  local lexer = require "portico.expr.lexer"
+  local parser = require "portico.expr.parser"
+  local ok, tree, rest = pcall(function()
+    local ps = parser.parser(lexer.lex(code), code)
+    local e = ps:expr()
+    return e, ps:peek().t
+  end)
+  if not ok or rest ~= "eof" then return nil end
+  return tree
+end
+
+-- string literals, header reads, the client address and `+` of those: every
+-- piece is a string or null, and `+` of strings and nulls (rt.str / rt.add)
+-- is the concatenation with null as ""
+local function value_items(e, out)
+  e = strip(e)
+  if not e then return false end
+  if e.k == "str" and type(e.v) == "string" then out[#out + 1] = { text = e.v }; return true end
+  if e.k == "bin" and e.op == "+" then return value_items(e.a, out) and value_items(e.b, out) end
+  local args = headers_call(e, "GetValueOrDefault")
+  if args then
+    if (#args ~= 1 and #args ~= 2) or args[1][1] == nil then return false end
+    out[#out + 1] = { header = args[1][1], default = args[2] and args[2][1] }
+    return true
+  end
+  if is_request_member(e, "IpAddress") then out[#out + 1] = { ip = true }; return true end
+  return false
+end
+
+-- The pieces of a string attribute: `is_const, v` as c:attr returned them,
+-- `raw` the attribute as written (after named values). nil: not native.
+function M.value(is_const, v, raw)
+  if is_const then
+    if type(v) ~= "string" then return nil end
+    return { { text = v } }
+  end
+  if type(raw) ~= "string" then return nil end
+  local tree = parse_expr(raw)
+  local out = {}
+  if not tree or not value_items(tree, out) then return nil end
+  return out
+end
+
 -- choose: `branches` = { { cond = items, ops = ops }, ... }, `otherwise` ops
 -- or nil; lowered to jumps over the branches' ops.
 function M.choose_ops(branches, otherwise)
@@ -278,7 +336,9 @@ end
 ------------------------------------------------------------------------------
 -- a Lua model of C's executor (src/plan.c), for the specs: runs `plan` on a
 -- request as C builds it (ENGINE.md `req`) and returns what C would forward
--- { method, path, query, headers, backend_id, base_url }.
+-- { method, path, query, headers, backend_id, base_url }, or the answer of a
+-- failed request { status, headers, body, error = { reason, message } }
+-- (counters: portico.host, as the Lua path).
 
 local url_decode = context.url_decode
 
@@ -363,9 +423,65 @@ local function rewrite(o, st, plan, matched)
   st.dirty = true
 end
 
+-- A failed request as pipeline.lua answers it without on-error.
+local function failure(status, extra, body, reason, message)
+  local headers = { { "Content-Type", "application/json" } }
+  for _, x in ipairs(extra) do headers[#headers + 1] = x end
+  return { status = status, headers = headers, body = body, error = { reason = reason, message = message } }
+end
+
+local function value_of(pieces, st, req)
+  local out = {}
+  for i, p in ipairs(pieces) do
+    local v
+    if p.text then v = p.text
+    elseif p.header then
+      v = header_value(st.headers, p.header)
+      if v == nil then v = p.default end
+    elseif p.ip then v = req.ip
+    elseif p.sub then v = req.subscription and req.subscription.id end
+    out[i] = v or ""
+  end
+  return concat(out)
+end
+
+local function check_header(o, st)
+  local lines = {}
+  for _, hd in ipairs(st.headers) do if same(hd[1], o.name) then lines[#lines + 1] = hd[2] end end
+  if #lines == 0 then
+    return failure(o.status, {}, o.body, "HeaderNotFound",
+      format("Header %s was not found in the request. Access denied.", o.name))
+  end
+  if #o.values == 0 then return nil end
+  local allowed = {}
+  for _, v in ipairs(o.values) do allowed[v] = true end
+  for _, line in ipairs(lines) do
+    if not allowed[o.icase and lower(line) or line] then
+      return failure(o.status, {}, o.body, "HeaderValueNotAllowed",
+        format("Header %s value of %s isn't allowed. Access denied.", o.name, line))
+    end
+  end
+end
+
+local function count(o, st, req)
+  if o.need_sub and not (req.subscription and req.subscription.id) then return nil end
+  local key = value_of(o.key, st, req)
+  local ok, n, reset = require("portico.host").count(key, o.window, o.inc, o.calls)
+  if o.peek then ok = n < o.calls end
+  if ok then return nil end
+  local secs = math.ceil(reset / 1000)
+  if secs < 1 then secs = 1 end
+  local pipeline = require "portico.pipeline"
+  return failure(429, { { o.name, tostring(secs) } },
+    pipeline.error_body(429, format("Rate limit is exceeded. Try again in %d seconds.", secs)),
+    "RateLimitExceeded", "Rate limit is exceeded")
+end
+
 local function run_op(o, st, plan, req)
   local k, hs = o.op, st.headers
-  if k == "header_set" then
+  if k == "check_header" then return check_header(o, st)
+  elseif k == "count" then return count(o, st, req)
+  elseif k == "header_set" then
     if o.if_absent and header_has(hs, o.name) then return end
     for i, h in ipairs(hs) do
       if same(h[1], o.name) then
@@ -424,7 +540,10 @@ function M.execute(plan, req)
     local o = ops[i]
     if o.op == "jump" then i = i + o.skip
     elseif o.op == "jump_unless" and not eval(o.cond, st) then i = i + o.skip
-    elseif o.op ~= "jump_unless" then run_op(o, st, plan, req) end
+    elseif o.op ~= "jump_unless" then
+      local failed = run_op(o, st, plan, req)
+      if failed then return failed end
+    end
     i = i + 1
   end
   local query = st.query_raw

@@ -8,6 +8,7 @@
 package.path = "tests/lua/?.lua;" .. package.path
 local h = require "helper"
 local plan = require "portico.plan"
+local host = dofile(h.root .. "/tests/lua/host_fake.lua").install()
 
 local function plan_of(docs, extra, op, product)
   h.load(h.spec(docs, extra))
@@ -244,6 +245,151 @@ describe("native plan", function()
         { headers = hs({ "X-Trial", "1" }), method = "PUT" },
         { headers = hs({ "X-Trial", "1" }), method = "POST" },
       })
+    end)
+  end)
+  describe("answers and counts as the Lua path (check-header, rate-limit, rate-limit-by-key)", function()
+    -- the Lua path's answer in plan.execute's shape: what it forwards, or its error answer
+    local function lua_answer(req)
+      local resp, fw = h.run(req)
+      if #fw == 1 then
+        local f = fw[1]
+        return { method = f.method, path = f.path, query = f.query, headers = f.headers,
+          backend_id = f.backend_id, base_url = f.base_url }
+      end
+      return { status = resp.status, headers = resp.headers, body = resp.body,
+        error = { reason = resp.error.reason, message = resp.error.message } }
+    end
+
+    -- Runs the requests in order through the Lua path, then (counters reset)
+    -- through the plan model; t.wait: ms the clock moves after request t.
+    local function same_sequence(docs, reqs, op)
+      local p = assert(plan_of(docs, nil, op), "expected a native plan")
+      local function each(run)
+        host.reset()
+        local out = {}
+        for i, t in ipairs(reqs) do
+          local wait = t.wait
+          t.wait = nil
+          out[i] = run(h.req(t))
+          t.wait = wait
+          if wait then host.advance(wait) end
+        end
+        return out
+      end
+      local want = each(lua_answer)
+      local got = each(function(req) return plan.execute(p, req) end)
+      for i = 1, #reqs do assert.are.same(want[i], got[i], "request " .. i) end
+      return p, want
+    end
+
+    local BENCH_RL = io.open("bench/conf/portico-ratelimit.xml"):read("a"):gsub("@CALLS@", "3")
+
+    it("for the bench rate-limit document: missing key, wrong key, the limit reached, a new window", function()
+      local key = { headers = hs({ "X-Api-Key", "bench-key" }) }
+      local p, want = same_sequence({ api = BENCH_RL }, {
+        {}, { headers = hs({ "X-Api-Key", "wrong" }) }, { headers = hs({ "x-api-key", "BENCH-KEY" }) },
+        key, key, { headers = hs({ "X-Api-Key", "bench-key" }), wait = 30500 }, key,
+        { headers = hs({ "X-Api-Key", "bench-key" }), wait = 29500 }, key,
+        { headers = hs({ "X-Api-Key", "bench-key" }, { "X-Api-Key", "other" }) },
+        { headers = hs({ "X-Api-Key", "bench-key" }, { "X-Api-Key", "bench-key" }) },
+      })
+      assert.are.same({ "check_header", "count" }, { p.ops[1].op, p.ops[2].op })
+      assert.are.equal(401, want[1].status)
+      assert.are.equal('{"statusCode": 401, "message": "Unauthorized"}', want[2].body)
+      assert.are.equal(429, want[7].status)
+      assert.are.same({ { "Content-Type", "application/json" }, { "Retry-After", "30" } }, want[7].headers)
+      assert.is_nil(want[9].status)
+      assert.are.equal("HeaderValueNotAllowed", want[10].error.reason)
+      assert.is_nil(want[11].status)
+    end)
+
+    it("for check-header: ignore-case, several values, no values, odd messages", function()
+      same_sequence({ api = h.doc { inbound = [[
+        <check-header name="X-A" failed-check-httpcode="403" failed-check-error-message='say "no" \ &#9;now' ignore-case="true">
+          <value>One</value><value>tWo</value><value></value>
+        </check-header>
+        <check-header name="x-b" failed-check-httpcode="400" failed-check-error-message="" />
+      ]] } }, {
+        {}, { headers = hs({ "X-A", "ONE" }) }, { headers = hs({ "X-A", "one" }, { "X-B", "" }) },
+        { headers = hs({ "X-A", "two" }, { "x-a", "" }, { "X-B", "1" }) },
+        { headers = hs({ "X-A", "three" }, { "X-B", "1" }) },
+      })
+    end)
+
+    it("for counter keys: literals, headers with defaults, the client address, concatenation", function()
+      for _, key in ipairs({
+        'fixed',
+        '@("k-" + context.Request.Headers.GetValueOrDefault("X-U", "anon") + "-" + context.Request.IpAddress)',
+        '@(context.Request.Headers.GetValueOrDefault("X-U") + context.Request.Headers.GetValueOrDefault("X-V"))',
+        '@(context.Request.Headers.GetValueOrDefault("X-U", null))',
+        '@(context.Request.IpAddress)',
+      }) do
+        same_sequence({ api = h.doc { inbound = '<rate-limit-by-key calls="2" renewal-period="10" counter-key=\'' .. key .. '\' retry-after-header-name="X-Retry" remaining-calls-variable-name="left" />' } }, {
+          {}, { headers = hs({ "X-U", "a" }) }, { headers = hs({ "X-U", "a" }), ip = "10.0.0.2" },
+          { headers = hs({ "x-u", "a" }, { "X-V", "b" }) }, {}, { headers = hs({ "X-U", "a" }) },
+          { headers = hs({ "X-U", "a" }, { "X-U", "c" }) }, { wait = 10000 }, {},
+        })
+      end
+    end)
+
+    it("for increment-count and increment-condition literals", function()
+      local reqs = { {}, {}, {}, {}, {} }
+      same_sequence({ api = h.doc { inbound = '<rate-limit-by-key calls="5" renewal-period="10" counter-key="k" increment-count="2" />' } }, reqs)
+      same_sequence({ api = h.doc { inbound = '<rate-limit-by-key calls="5" renewal-period="10" counter-key="k" increment-count="0" />' } }, reqs)
+      same_sequence({ api = h.doc { inbound = '<rate-limit-by-key calls="1" renewal-period="10" counter-key="k" increment-condition="true" />' } }, reqs)
+      -- never counted: a peek at a counter another policy fills
+      same_sequence({ api = h.doc { inbound = [[
+        <rate-limit-by-key calls="2" renewal-period="10" counter-key="k" increment-condition="false" />
+        <rate-limit-by-key calls="9" renewal-period="10" counter-key="k" />]] } }, reqs)
+    end)
+
+    it("for rate-limit per subscription, without a subscription, across a choose", function()
+      local sub = { id = "s1", key = "k1", name = "S1" }
+      same_sequence({ api = h.doc { inbound = [[
+        <choose><when condition='@(context.Request.Headers.ContainsKey("X-Skip"))'>
+          <set-header name="X-Skipped" exists-action="override"><value>1</value></set-header>
+        </when><otherwise>
+          <rate-limit calls="2" renewal-period="5" />
+        </otherwise></choose>]] } }, {
+        { subscription = sub }, {}, {}, { subscription = sub }, { subscription = sub, headers = hs({ "X-Skip", "1" }) },
+        { subscription = sub }, { subscription = { id = "s2" } }, { subscription = sub, wait = 5000 }, { subscription = sub },
+      })
+    end)
+
+    it("with the Lua path's counters: a switch of path neither resets nor counts twice", function()
+      local docs = { api = h.doc { inbound = '<rate-limit-by-key calls="3" renewal-period="60" counter-key="@(context.Request.IpAddress)" />' } }
+      local p = assert(plan_of(docs))
+      host.reset()
+      assert.is_nil(h.run(h.req()).error)
+      assert.is_nil(plan.execute(p, h.req()).status)
+      assert.is_nil(h.run(h.req()).error)
+      assert.are.equal(429, plan.execute(p, h.req()).status)
+      assert.are.equal(429, h.run(h.req()).status)
+    end)
+
+    it("is not built for what the plan cannot do the same way", function()
+      for _, inbound in ipairs({
+        '<rate-limit-by-key calls="3" renewal-period="60" counter-key="@(context.Request.Url.Path)" />',
+        '<rate-limit-by-key calls="3" renewal-period="60" counter-key=\'@(context.Request.Headers["X"])\' />',
+        '<rate-limit-by-key calls="3" renewal-period="60" counter-key=\'@(context.Request.Headers.GetValueOrDefault("X", "").ToLower())\' />',
+        '<rate-limit-by-key calls="3" renewal-period="60" counter-key="@(context.Subscription.Id)" />',
+        '<rate-limit-by-key calls="3" renewal-period="60" counter-key="k" increment-condition="@(context.Response.StatusCode == 200)" />',
+        '<rate-limit-by-key calls="3" renewal-period="60" counter-key="k" increment-count="@(2)" />',
+        '<rate-limit-by-key calls="@(3)" renewal-period="60" counter-key="k" />',
+        '<rate-limit-by-key calls="3" renewal-period="60" counter-key="k" remaining-calls-header-name="X-Left" />',
+        '<rate-limit-by-key calls="3" renewal-period="60" counter-key="k" total-calls-header-name="X-Total" />',
+        '<rate-limit calls="3" renewal-period="60"><api name="echo" calls="1" renewal-period="60" /></rate-limit>',
+        '<rate-limit calls="3" renewal-period="60" remaining-calls-header-name="X-Left" />',
+        '<check-header name="X" failed-check-httpcode="401" failed-check-error-message="@("no")" />',
+        '<check-header name="X" failed-check-httpcode="401" failed-check-error-message="no" ignore-case="@(true)" />',
+        '<check-header name="X" failed-check-httpcode="401" failed-check-error-message="no"><value>@("a")</value></check-header>',
+        '<check-header name="@("X")" failed-check-httpcode="401" failed-check-error-message="no" />',
+        '<quota calls="3" renewal-period="60" />',
+      }) do
+        local p, why = plan_of({ api = h.doc { inbound = inbound } })
+        assert.is_nil(p, inbound)
+        assert.matches("has no native form", why, 1, true)
+      end
     end)
   end)
 end)
