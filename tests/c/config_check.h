@@ -52,4 +52,19 @@ static void expect_error(int at, const char *yaml, size_t len, int line, int col
   pt_diag_free(&d);
 }
 
+/* A table of located error cases: ERR(yaml, line, col, text) records the caller's line. */
+typedef struct error_case_s {
+  int at;
+  const char *yaml;
+  size_t len;
+  int line, col;
+  const char *text;
+} error_case_t;
+
+#define ERR(yaml, line, col, text) {__LINE__, yaml, sizeof yaml - 1, line, col, text}
+
+static void expect_errors(const error_case_t *cases, size_t n) {
+  for (size_t i = 0; i < n; i++) expect_error(cases[i].at, cases[i].yaml, cases[i].len, cases[i].line, cases[i].col, cases[i].text);
+}
+
 #endif

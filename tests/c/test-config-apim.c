@@ -504,18 +504,11 @@ static void test_limits(void) {
 
 /* ---- validation errors ---- */
 
-#define ERR(yaml, line, col, text) {__LINE__, yaml, sizeof yaml - 1, line, col, text}
 #define B "backends:\n  b:\n    url: http://h\n"          /* lines 1-3 */
 #define CB "backends.b.circuitBreaker.rules[0]"
 #define API "apis:\n  a:\n    path: a\n    serviceUrl: http://h\n" /* lines 1-4 */
 
-static const struct {
-  int at;
-  const char *yaml;
-  size_t len;
-  int line, col;
-  const char *text;
-} error_cases[] = {
+static const error_case_t error_cases[] = {
     /* named values */
     ERR("namedValues:\n  \"a b\": {value: x}\n", 2, 3,
         "namedValues.a b: id 'a b' has the character ' ' (allowed: letters, digits, '-', '.', "
@@ -800,11 +793,7 @@ static const struct {
         "line 2"),
 };
 
-static void test_errors(void) {
-  for (size_t i = 0; i < sizeof error_cases / sizeof *error_cases; i++)
-    expect_error(error_cases[i].at, error_cases[i].yaml, error_cases[i].len, error_cases[i].line,
-                 error_cases[i].col, error_cases[i].text);
-}
+static void test_errors(void) { expect_errors(error_cases, sizeof error_cases / sizeof *error_cases); }
 
 /* Each message once, all in one load, and no config: a generation is complete or refused. */
 static void test_many_errors(void) {

@@ -44,15 +44,8 @@ static void test_forms(void) {
   pt_diag_free(&d);
 }
 
-#define ERR(yaml, line, col, text) {__LINE__, yaml, sizeof yaml - 1, line, col, text}
 
-static const struct {
-  int at;
-  const char *yaml;
-  size_t len;
-  int line, col;
-  const char *text;
-} error_cases[] = {
+static const error_case_t error_cases[] = {
     ERR("gateway:\n  listen:\n    - {tls: {certificate: c.pem, key: c.key}}\n", 3, 7,
         "gateway.listen[0]: missing 'address'"),
     ERR("gateway:\n  listen:\n    - {address: \"127.0.0.1:1\", tls: {key: c.pem}}\n", 3, 37,
@@ -76,11 +69,7 @@ static const struct {
         "backends.b.credentials.certificate[0]: missing required key 'certificate'"),
 };
 
-static void test_errors(void) {
-  for (size_t i = 0; i < sizeof error_cases / sizeof *error_cases; i++)
-    expect_error(error_cases[i].at, error_cases[i].yaml, error_cases[i].len, error_cases[i].line,
-                 error_cases[i].col, error_cases[i].text);
-}
+static void test_errors(void) { expect_errors(error_cases, sizeof error_cases / sizeof *error_cases); }
 
 int main(void) {
   test_forms();
