@@ -1,5 +1,5 @@
 /* test-config-tls.c - unit tests of config_tls.c: the listener forms, gateway.certificates,
- * gateway.tls and backends' tls, with their located errors. The files themselves are read
+ * gateway.tls, backends' tls and certificates.<id>, with their located errors. The files themselves are read
  * by tls_context.c and tested with real certificates in tests/integration/24-*. */
 #include <stdio.h>
 #include <string.h>
@@ -19,7 +19,9 @@ static void test_forms(void) {
       "backends:\n"
       "  b:\n"
       "    url: https://h/\n"
-      "    tls: {caCertificates: [b.pem], validateCertificateName: false}\n";
+      "    tls: {caCertificates: [b.pem], validateCertificateName: false}\n"
+      "certificates:\n"
+      "  client: {certificate: both.pem}\n";
   pt_diag_t d = {0};
   pt_config_t *c = pt_config_load(write_tmp(yaml, sizeof yaml - 1), &d);
   pt_diag_print(&d, stderr);
@@ -40,6 +42,11 @@ static void test_forms(void) {
   }
   CHECK(c->tls.cas.n == 1 && c->tls.nciphers == 1 && c->tls.session_tickets == 0);
   CHECK(c->backends[0].cas.n == 1 && c->backends[0].validate_name == 0 && c->backends[0].validate_chain == 1);
+  CHECK(c->ncert_entities == 1);
+  if (c->ncert_entities == 1) { /* authentication-certificate's entities; one PEM file may hold both */
+    CHECK_STR(c->cert_entities[0].id, "client");
+    CHECK_STR(c->cert_entities[0].cert.key, "/tmp/both.pem");
+  }
   pt_config_free(c);
   pt_diag_free(&d);
 }
