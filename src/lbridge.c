@@ -580,6 +580,7 @@ static int plan_vpiece(lua_State *L, int t, pt_plan_vpiece_t *p) {
   if (plan_str(L, t, "header", &p->text) < 0 || plan_str(L, t, "default", &p->def) < 0) return -1;
   if (p->text.s) return (p->kind = PT_VAL_HEADER), 0;
   if (plan_bool(L, t, "ip")) return (p->kind = PT_VAL_IP), 0;
+  p->required = plan_bool(L, t, "required");
   if (plan_bool(L, t, "sub")) return (p->kind = PT_VAL_SUB), 0;
   return -1;
 }

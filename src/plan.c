@@ -400,7 +400,8 @@ static int check_header(run_t *r, const pt_plan_op_t *o) {
   return 0;
 }
 
-/* A native value (plan.h's pieces) into b, NUL-terminated. */
+/* A native value (plan.h's pieces) into b, NUL-terminated; 1: it reads the
+ * subscription's id and there is none. */
 static int value(const run_t *r, pt_buf_t *b, const pt_plan_vpiece_t *ps, int n) {
   b->len = 0;
   for (int i = 0; i < n; i++) {
@@ -409,8 +410,9 @@ static int value(const run_t *r, pt_buf_t *b, const pt_plan_vpiece_t *ps, int n)
     int rc = 0;
     if (p->kind == PT_VAL_TEXT) rc = pt_buf_append(b, p->text.s, p->text.len);
     else if (p->kind == PT_VAL_IP) s = r->in->ip;
-    else if (p->kind == PT_VAL_SUB) s = r->in->subscription_id;
-    else {
+    else if (p->kind == PT_VAL_SUB) {
+      if (!(s = r->in->subscription_id) && p->required) return 1;
+    } else {
       const pt_headers_t *h = r->headers;
       int at = find_header(h, &p->text, 0);
       if (at < 0) s = p->def.s;
@@ -427,7 +429,17 @@ static int value(const run_t *r, pt_buf_t *b, const pt_plan_vpiece_t *ps, int n)
 static int count(run_t *r, const pt_plan_op_t *o) {
   if (o->need_sub && !r->in->subscription_id) return 0;
   pt_plan_work_t *w = r->w;
-  if (value(r, &w->key, o->key, o->nkey)) return UV_ENOMEM;
+  int rc = value(r, &w->key, o->key, o->nkey);
+  if (rc > 0) { /* as the expression on the Lua path: NullReferenceException */
+    w->detail.len = w->body.len = 0;
+    r->body = NULL;
+    if (pt_buf_printf(&w->detail, "Expression evaluation failed. NullReferenceException: Object reference not set "
+                                  "to an instance of an object (reading 'Id' of null).") ||
+        pt_buf_printf(&w->body, "{\"statusCode\": 500, \"message\": \"Internal server error\"}"))
+      return UV_ENOMEM;
+    return fail(r, 500, "ExpressionValueEvaluationFailure", NULL, NULL);
+  }
+  if (rc) return UV_ENOMEM;
   int64_t n = 0;
   uint64_t reset = 0;
   int ok = pt_store_count(r->in->store, w->key.base, (uint64_t)o->window, o->inc, o->calls, &n, &reset);

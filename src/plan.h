@@ -75,13 +75,15 @@ typedef struct pt_plan_qpair_s {
 
 /* A piece of a native value (a counter key): literal text, a request header
  * (its lines joined with ","; the default, or "" for C# null, when absent),
- * the client's address, the subscription id ("" without one). */
+ * the client's address, the subscription id ("" without one, or the 500 of
+ * an expression reading context.Subscription.Id when required). */
 typedef enum { PT_VAL_TEXT, PT_VAL_HEADER, PT_VAL_IP, PT_VAL_SUB } pt_plan_vkind_t;
 
 typedef struct pt_plan_vpiece_s {
   pt_plan_vkind_t kind;
   pt_plan_str_t text; /* the text, or the header name */
   pt_plan_str_t def;  /* PT_VAL_HEADER: s NULL for null */
+  int required;       /* PT_VAL_SUB: without a subscription the request fails (500) */
 } pt_plan_vpiece_t;
 
 typedef struct pt_plan_op_s {

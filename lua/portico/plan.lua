@@ -36,7 +36,8 @@
 --       refused (peek: count >= calls) -> 429 with Retry-After (`name`); need_sub: only
 --       for a request with a subscription
 -- vpiece (a native value): { text = s }, { header = name, default = s or nil (C# null) },
---   { ip = true }, { sub = true } (the subscription id); nil pieces are ""
+--   { ip = true }, { sub = true, required } (the subscription id; none: "", or when
+--   required the 500 of an expression reading context.Subscription.Id); nil pieces are ""
 -- cond is in postfix order: { c = "header_eq", name, value, default (nil: C# null) },
 --   { c = "has", name }, { c = "method_eq", value }, { c = "const", value = bool },
 --   { c = "not" }, { c = "and" }, { c = "or" }.
@@ -252,6 +253,16 @@ local function value_items(e, out)
     return true
   end
   if is_request_member(e, "IpAddress") then out[#out + 1] = { ip = true }; return true end
+  -- context.Subscription.Id: null without a subscription, so reading Id fails the request
+  if e.k == "member" and not e.nc and not e.targs and e.name == "Id" then
+    local sub = strip(e.obj)
+    local ctx = sub and sub.k == "member" and not sub.nc and not sub.targs and sub.name == "Subscription"
+      and strip(sub.obj)
+    if ctx and ctx.k == "name" and ctx.v == "context" and not ctx.targs then
+      out[#out + 1] = { sub = true, required = true }
+      return true
+    end
+  end
   return false
 end
 
@@ -430,6 +441,11 @@ local function failure(status, extra, body, reason, message)
   return { status = status, headers = headers, body = body, error = { reason = reason, message = message } }
 end
 
+-- what the Lua path logs when an expression reads context.Subscription.Id without one
+M.NO_SUBSCRIPTION = "Expression evaluation failed. NullReferenceException: Object reference not set "
+  .. "to an instance of an object (reading 'Id' of null)."
+
+-- The value, or nil and the failure.
 local function value_of(pieces, st, req)
   local out = {}
   for i, p in ipairs(pieces) do
@@ -439,7 +455,13 @@ local function value_of(pieces, st, req)
       v = header_value(st.headers, p.header)
       if v == nil then v = p.default end
     elseif p.ip then v = req.ip
-    elseif p.sub then v = req.subscription and req.subscription.id end
+    elseif p.sub then
+      v = req.subscription and req.subscription.id
+      if v == nil and p.required then
+        return nil, failure(500, {}, require("portico.pipeline").error_body(500, "Internal server error"),
+          "ExpressionValueEvaluationFailure", M.NO_SUBSCRIPTION)
+      end
+    end
     out[i] = v or ""
   end
   return concat(out)
@@ -465,7 +487,8 @@ end
 
 local function count(o, st, req)
   if o.need_sub and not (req.subscription and req.subscription.id) then return nil end
-  local key = value_of(o.key, st, req)
+  local key, failed = value_of(o.key, st, req)
+  if not key then return failed end
   local ok, n, reset = require("portico.host").count(key, o.window, o.inc, o.calls)
   if o.peek then ok = n < o.calls end
   if ok then return nil end

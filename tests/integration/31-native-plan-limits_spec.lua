@@ -5,7 +5,9 @@
 -- goes to both, and the client answers must be identical byte for byte
 -- (status line, headers in order, body): the missing key, the wrong key, the
 -- limit reached (429 with Retry-After). A burst over both workers lets exactly
--- `calls` requests reach each backend. Then, inside one gateway, an API whose
+-- `calls` requests reach each backend. rate-limit per subscription, and a
+-- key reading context.Subscription.Id without one (the expression's 500), are
+-- compared the same way. Then, inside one gateway, an API whose
 -- document runs as a plan and one forced to Lua (an extra set-variable) share
 -- the same counters: switching paths neither resets nor counts twice. The
 -- access log says how each request ran ("policy": "plan" | "lua"), so neither
@@ -38,6 +40,16 @@ local SHARED = [[
 </policies>
 ]]
 
+local function doc_with(inbound)
+  return "<policies>\n  <inbound>\n    <base />\n    " .. inbound .. "\n  </inbound>\n"
+    .. "  <backend><base /></backend>\n  <outbound><base /></outbound>\n  <on-error><base /></on-error>\n</policies>\n"
+end
+
+-- per subscription; and a key that reads the subscription's id (none: the expression's 500)
+local PER_SUB = doc_with('<rate-limit calls="3" renewal-period="60" />')
+local SUB_KEY = doc_with([[<rate-limit-by-key calls="3" renewal-period="60" counter-key='@("s:" + context.Subscription.Id)' />]])
+local SUB_KEYS = { sa = "sa-key-31", sb = "sb-key-31" }
+
 local function lua_doc(doc)
   return (doc:gsub("<base />", '<base />\n    <set-variable name="force-lua" value="1" />', 1))
 end
@@ -53,13 +65,19 @@ describe("31 native plan: check-header and rate limits", function()
     h.write_file(tmp .. "/bulk.xml", bench_doc(BULK_CALLS, "bulk:"))
     h.write_file(tmp .. "/shared.xml", SHARED)
     h.write_file(tmp .. "/shared-lua.xml", lua_doc(SHARED))
+    h.write_file(tmp .. "/per-sub.xml", PER_SUB)
+    h.write_file(tmp .. "/sub-key.xml", SUB_KEY)
     local function yaml(be)
-      local function api(id, file)
-        return ("  %s:\n    path: %s\n    serviceUrl: \"%s/%s\"\n    subscriptionRequired: false\n"
-          .. "    policy: \"%s/%s\"\n"):format(id, id, be.url, id, tmp, file)
+      local function api(id, file, required)
+        return ("  %s:\n    path: %s\n    serviceUrl: \"%s/%s\"\n    subscriptionRequired: %s\n"
+          .. "    policy: \"%s/%s\"\n"):format(id, id, be.url, id, required and "true" or "false", tmp, file)
       end
-      return h.gateway_yaml { id = "edge-31", workers = 2 } .. "apis:\n" .. api("rl", "rl.xml")
+      return h.gateway_yaml { id = "edge-31", workers = 2 }
+        .. ("subscriptions:\n  sa: { scope: api/persub, primaryKey: %s }\n  sb: { scope: api/persub, primaryKey: %s }\n")
+          :format(SUB_KEYS.sa, SUB_KEYS.sb)
+        .. "apis:\n" .. api("rl", "rl.xml")
         .. api("bulk", "bulk.xml") .. api("shared", "shared.xml") .. api("sharedlua", "shared-lua.xml")
+        .. api("persub", "per-sub.xml", true) .. api("subkey", "sub-key.xml")
     end
     gw_plan = h.start_gateway(yaml(be_plan))
     gw_lua = h.start_gateway(yaml(be_lua), { env = { "PORTICO_NO_PLAN=1" } })
@@ -183,6 +201,33 @@ describe("31 native plan: check-header and rate limits", function()
     assert.are.equal(before + 5 + 1, requests_of(be_plan))
     assert.are.equal("plan", (policy_of(gw_plan, "/shared/a3")))
     assert.are.equal("lua", (policy_of(gw_plan, "/sharedlua/b3")))
+  end)
+
+  it("limits per subscription (rate-limit) as the Lua path does", function()
+    local function key(who) return { { "Ocp-Apim-Subscription-Key", SUB_KEYS[who] } } end
+    local function ok_both(path, who)
+      assert.are.equal(200, send(gw_plan, path, key(who)).status, "plan " .. path)
+      assert.are.equal(200, send(gw_lua, path, key(who)).status, "lua " .. path)
+    end
+    for i = 1, 3 do ok_both("/persub/a" .. i, "sa") end
+    local r = both("/persub/a4", key("sa"), "sa request 4")
+    h.assert_apim_error(r, 429)
+    assert.is_truthy(r:header("Retry-After"))
+    ok_both("/persub/b1", "sb")
+    assert.are.equal("plan", (policy_of(gw_plan, "/persub/a4")))
+    assert.are.equal("lua", (policy_of(gw_lua, "/persub/a4")))
+  end)
+
+  it("fails a key reading context.Subscription.Id without a subscription as the Lua path does", function()
+    local r = both("/subkey/none", {}, "no subscription")
+    h.assert_apim_error(r, 500, "Internal server error")
+    local pp, ep = policy_of(gw_plan, "/subkey/none")
+    local pl, el = policy_of(gw_lua, "/subkey/none")
+    assert.are.equal("plan", pp)
+    assert.are.equal("lua", pl)
+    assert.are.equal("ExpressionValueEvaluationFailure", ep.reason)
+    assert.are.equal(el.reason, ep.reason)
+    assert.are.equal(el.message, ep.message)
   end)
 
   it("exits 0 on SIGTERM with a clean sanitizer report", function()

@@ -332,6 +332,17 @@ describe("native plan", function()
       end
     end)
 
+    it("for a counter key with the subscription id: the expression's 500 without a subscription", function()
+      local sub = { id = "s1", key = "k1", name = "S1" }
+      local _, want = same_sequence({ api = h.doc { inbound = [[
+        <rate-limit-by-key calls="2" renewal-period="10" counter-key='@("s:" + context.Subscription.Id)' />]] } }, {
+        {}, { subscription = sub }, { subscription = sub }, { subscription = { id = "s2" } }, { subscription = sub }, {},
+      })
+      assert.are.equal(500, want[1].status)
+      assert.are.equal("ExpressionValueEvaluationFailure", want[1].error.reason)
+      assert.are.equal(429, want[5].status)
+    end)
+
     it("for increment-count and increment-condition literals", function()
       local reqs = { {}, {}, {}, {}, {} }
       same_sequence({ api = h.doc { inbound = '<rate-limit-by-key calls="5" renewal-period="10" counter-key="k" increment-count="2" />' } }, reqs)
@@ -372,7 +383,8 @@ describe("native plan", function()
         '<rate-limit-by-key calls="3" renewal-period="60" counter-key="@(context.Request.Url.Path)" />',
         '<rate-limit-by-key calls="3" renewal-period="60" counter-key=\'@(context.Request.Headers["X"])\' />',
         '<rate-limit-by-key calls="3" renewal-period="60" counter-key=\'@(context.Request.Headers.GetValueOrDefault("X", "").ToLower())\' />',
-        '<rate-limit-by-key calls="3" renewal-period="60" counter-key="@(context.Subscription.Id)" />',
+        '<rate-limit-by-key calls="3" renewal-period="60" counter-key="@(context.Subscription?.Id)" />',
+        '<rate-limit-by-key calls="3" renewal-period="60" counter-key="@(context.Subscription.Name)" />',
         '<rate-limit-by-key calls="3" renewal-period="60" counter-key="k" increment-condition="@(context.Response.StatusCode == 200)" />',
         '<rate-limit-by-key calls="3" renewal-period="60" counter-key="k" increment-count="@(2)" />',
         '<rate-limit-by-key calls="@(3)" renewal-period="60" counter-key="k" />',
