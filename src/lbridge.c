@@ -573,7 +573,7 @@ static int64_t plan_i64(lua_State *L, int t, const char *k, int *bad) {
   return v;
 }
 
-/* A piece of a native value: { text }, { header, default }, { ip = true }, { sub = true }. */
+/* A piece of a native value: { text }, { header, default }, { ip = true }, { sub = true, required }. */
 static int plan_vpiece(lua_State *L, int t, pt_plan_vpiece_t *p) {
   if (plan_str(L, t, "text", &p->text) < 0) return -1;
   if (p->text.s) return (p->kind = PT_VAL_TEXT), 0;
