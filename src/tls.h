@@ -36,7 +36,6 @@ typedef struct pt_tls_ctx_s {
   int ncerts;
   mbedtls_x509_crt cas;     /* server: who signs client certificates; client: whom to trust */
   int check_chain, check_name; /* client: the backend's tls.validateCertificate* */
-  int client_cert;          /* server: PT_CLIENT_CERT_* */
   char key[40];             /* client: what makes its connections distinct, for pool keys */
   char thumbprint[41];      /* client: of its client certificate, if any */
 } pt_tls_ctx_t;

@@ -159,7 +159,6 @@ static pt_tls_ctx_t *server_ctx(const pt_config_t *c, const pt_listen_t *l, pt_d
     }
   mbedtls_ssl_conf_own_cert(&x->conf, &x->certs[0].chain, &x->certs[0].key);
   if (c->ncertificates) mbedtls_ssl_conf_sni(&x->conf, on_sni, x);
-  x->client_cert = t->client_cert;
   if (t->client_cert != PT_CLIENT_CERT_NONE) {
     if (load_cas(&x->cas, &t->client_cas, c->file, d) < 0) goto fail;
     mbedtls_ssl_conf_ca_chain(&x->conf, &x->cas, NULL);
