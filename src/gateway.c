@@ -4,6 +4,9 @@
 #include "portico.h"
 
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,7 +187,10 @@ static int reload(pt_gateway_t *gw, FILE *errors, const char *trigger) {
   int rc = publish(gw, errors, trigger);
   fprintf(errors, "portico: reload (%s) of %s %s\n", trigger, gw->config_path,
           rc ? "failed; still serving the previous configuration" : "done");
-  if (gw->running) watch_config(gw); /* the set of files may have changed, or an editor replaced one */
+  if (gw->running) watch_config(gw); /* the set of files may have changed */
+#ifdef __GLIBC__
+  malloc_trim(0); /* earlier generations were freed on worker threads: give their pages back */
+#endif
   for (int i = 0; !rc && i < gw->nworkers; i++) pt_worker_reloaded(&gw->workers[i]);
   return rc;
 }
@@ -260,8 +266,10 @@ static void on_files_changed(void *data) { reload(data, stderr, "file"); }
 /* (Re)starts the file watches and the admin listener for the current configuration. */
 static void watch_config(pt_gateway_t *gw) {
   pt_generation_t *g = pt__gateway_current(gw);
-  pt_watch_stop(gw->watch);
-  gw->watch = pt_watch_start(&gw->loop, g->config, on_files_changed, gw);
+  if (!pt_watch_covers(gw->watch, g->config)) {
+    pt_watch_stop(gw->watch);
+    gw->watch = pt_watch_start(&gw->loop, g->config, on_files_changed, gw);
+  }
   if (!pt_admin_same(gw->admin, g->config)) {
     pt_admin_stop(gw->admin);
     gw->admin = pt_admin_start(&gw->loop, g->config, &admin_ops, gw);
@@ -332,14 +340,15 @@ int pt_gateway_run(pt_gateway_t *gw, int handle_signals) {
   int rc = open_access_log(gw, g->config);
   gw->workers = calloc(g->config->workers, sizeof *gw->workers);
   if (!gw->workers) rc = -1;
+  start_signals(gw, handle_signals);
+  gw->running = 1;
+  if (!rc) watch_config(gw); /* before the listeners open: an edit made once they answer is never missed */
   for (int i = 0; !rc && i < g->config->workers; i++) {
     rc = pt_worker_start(&gw->workers[i], gw, i, gw->log_fd);
     if (!rc) gw->nworkers++;
   }
-  start_signals(gw, handle_signals);
-  gw->running = 1;
   if (rc) request_stop(gw);
-  else print_ready(g->config, gw->nworkers), watch_config(gw);
+  else print_ready(g->config, gw->nworkers);
   pt_generation_unref(g);
   uv_run(&gw->loop, UV_RUN_DEFAULT);
   for (int i = 0; i < gw->nworkers; i++) pt_worker_join(&gw->workers[i]);

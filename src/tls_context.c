@@ -188,14 +188,14 @@ static int on_verify(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 
 /* Pool keys: connections of two contexts are interchangeable only when trust, checks and
  * client certificate are the same; a digest of all three says so. */
-static void client_key(pt_tls_ctx_t *x) {
+static void client_key(pt_tls_ctx_t *x, const mbedtls_x509_crt *trust) {
   mbedtls_sha256_context h;
   unsigned char sum[32];
   unsigned char checks[2] = {(unsigned char)x->check_chain, (unsigned char)x->check_name};
   mbedtls_sha256_init(&h);
   mbedtls_sha256_starts_ret(&h, 0);
   mbedtls_sha256_update_ret(&h, checks, 2);
-  for (const mbedtls_x509_crt *c = &x->cas; c && c->raw.len; c = c->next) mbedtls_sha256_update_ret(&h, c->raw.p, c->raw.len);
+  for (const mbedtls_x509_crt *c = trust; c && c->raw.len; c = c->next) mbedtls_sha256_update_ret(&h, c->raw.p, c->raw.len);
   for (const mbedtls_x509_crt *c = x->ncerts ? &x->certs[0].chain : NULL; c && c->raw.len; c = c->next) {
     mbedtls_sha256_update_ret(&h, (const unsigned char *)"cert", 4);
     mbedtls_sha256_update_ret(&h, c->raw.p, c->raw.len);
@@ -206,9 +206,23 @@ static void client_key(pt_tls_ctx_t *x) {
   if (x->ncerts) pt_tls_thumbprint(&x->certs[0].chain, x->thumbprint);
 }
 
-static int load_system_cas(mbedtls_x509_crt *chain) {
-  /* Missing (no ca-certificates package): only the configured CAs are trusted. */
-  return access(PT_SYSTEM_CAS, R_OK) == 0 && mbedtls_x509_crt_parse_file(chain, PT_SYSTEM_CAS) < 0 ? -1 : 0;
+/* The system store, read once per process and shared read-only by every context that
+ * trusts nothing more: a reload does not parse (and keep) ~150 certificates again.
+ * Missing (no ca-certificates package): only the configured CAs are trusted. */
+static mbedtls_x509_crt system_cas;
+static uv_once_t system_once = UV_ONCE_INIT;
+
+static void system_init(void) {
+  mbedtls_x509_crt_init(&system_cas);
+  if (access(PT_SYSTEM_CAS, R_OK) == 0) mbedtls_x509_crt_parse_file(&system_cas, PT_SYSTEM_CAS);
+}
+
+/* The system store, then extra CA files, in a chain of the context's own. */
+static int load_trust(mbedtls_x509_crt *chain, const pt_ca_list_t *a, const pt_ca_list_t *b, const char *file,
+                      pt_diag_t *d) {
+  for (const mbedtls_x509_crt *c = &system_cas; c && c->raw.len; c = c->next)
+    if (mbedtls_x509_crt_parse_der(chain, c->raw.p, c->raw.len) < 0) return -1;
+  return load_cas(chain, a, file, d) < 0 || (b && load_cas(chain, b, file, d) < 0) ? -1 : 0;
 }
 
 /* b: the backend whose tls settings apply (NULL: the defaults); cert: the client
@@ -219,9 +233,10 @@ static pt_tls_ctx_t *client_ctx(const pt_config_t *c, const pt_backend_cfg_t *b,
   if (!x) return NULL;
   x->check_chain = b ? b->validate_chain : 1;
   x->check_name = b ? b->validate_name : 1;
-  if (load_system_cas(&x->cas) < 0 || load_cas(&x->cas, &c->tls.cas, c->file, d) < 0 ||
-      (b && load_cas(&x->cas, &b->cas, c->file, d) < 0))
-    goto fail;
+  uv_once(&system_once, system_init);
+  int shared = c->tls.cas.n == 0 && !(b && b->cas.n);
+  const mbedtls_x509_crt *trust = shared ? &system_cas : &x->cas;
+  if (!shared && load_trust(&x->cas, &c->tls.cas, b ? &b->cas : NULL, c->file, d) < 0) goto fail;
   if (!cert && b && b->ncertificates) cert = &b->certificates[0]; /* APIM presents one: the first */
   if (cert) {
     if (!(x->certs = calloc(1, sizeof *x->certs))) goto fail;
@@ -229,11 +244,11 @@ static pt_tls_ctx_t *client_ctx(const pt_config_t *c, const pt_backend_cfg_t *b,
     if (load_cert(&x->certs[0], cert, c->file, d) < 0) goto fail;
     mbedtls_ssl_conf_own_cert(&x->conf, &x->certs[0].chain, &x->certs[0].key);
   }
-  mbedtls_ssl_conf_ca_chain(&x->conf, &x->cas, NULL);
+  mbedtls_ssl_conf_ca_chain(&x->conf, (mbedtls_x509_crt *)trust, NULL);
   mbedtls_ssl_conf_authmode(&x->conf, x->check_chain || x->check_name ? MBEDTLS_SSL_VERIFY_REQUIRED
                                                                        : MBEDTLS_SSL_VERIFY_NONE);
   mbedtls_ssl_conf_verify(&x->conf, on_verify, x);
-  client_key(x);
+  client_key(x, trust);
   return x;
 fail:
   pt_tls_ctx_unref(x);

@@ -117,16 +117,36 @@ pt_watch_t *pt_watch_start(uv_loop_t *loop, const pt_config_t *c, void (*on_chan
   return w;
 }
 
-static void on_closed(uv_handle_t *h) {
-  pt_watch_t *w = h->type == UV_TIMER ? h->data : ((dir_watch_t *)h->data)->owner;
-  if (--w->pending_closes) return;
+static void free_dirs(pt_watch_t *w) {
   for (int i = 0; i < w->ndirs; i++) {
     for (int k = 0; k < w->dirs[i].nnames; k++) free(w->dirs[i].names[k]);
     free(w->dirs[i].names);
     free(w->dirs[i].dir);
   }
   free(w->dirs);
+}
+
+static void on_closed(uv_handle_t *h) {
+  pt_watch_t *w = h->type == UV_TIMER ? h->data : ((dir_watch_t *)h->data)->owner;
+  if (--w->pending_closes) return;
+  free_dirs(w);
   free(w);
+}
+
+static int same_dir(const dir_watch_t *a, const dir_watch_t *b) {
+  if (strcmp(a->dir, b->dir) != 0 || a->any != b->any || a->nnames != b->nnames) return 0;
+  for (int k = 0; k < a->nnames; k++)
+    if (strcmp(a->names[k], b->names[k]) != 0) return 0;
+  return 1;
+}
+
+int pt_watch_covers(const pt_watch_t *w, const pt_config_t *c) {
+  pt_watch_t want = {0};
+  collect(&want, c);
+  int same = w && want.ndirs == w->ndirs;
+  for (int i = 0; same && i < want.ndirs; i++) same = same_dir(&want.dirs[i], &w->dirs[i]);
+  free_dirs(&want);
+  return same;
 }
 
 void pt_watch_stop(pt_watch_t *w) {

@@ -16,6 +16,9 @@ typedef struct pt_watch_s pt_watch_t;
 /* Watches every file c refers to (the config file, policy documents,
  * fragments, OpenAPI specs, fromFile named values, policy module folders). */
 pt_watch_t *pt_watch_start(uv_loop_t *loop, const pt_config_t *c, void (*on_change)(void *data), void *data);
+/* Whether w already watches exactly the files c refers to (then it can stay:
+ * restarting would miss the changes made meanwhile). */
+int pt_watch_covers(const pt_watch_t *w, const pt_config_t *c);
 /* Closes the handles; the memory goes once libuv is done with them. */
 void pt_watch_stop(pt_watch_t *w);
 
