@@ -196,6 +196,19 @@ cond_items = function(e, out)
   return false
 end
 
+-- The syntax tree of an "@(...)" value, or nil (not an expression, or not parsed whole).
+local function parse_expr(code)
+  local lexer = require "portico.expr.lexer"
+  local parser = require "portico.expr.parser"
+  local ok, tree, rest = pcall(function()
+    local ps = parser.parser(lexer.lex(code), code)
+    local e = ps:expr()
+    return e, ps:peek().t
+  end)
+  if not ok or rest ~= "eof" then return nil end
+  return tree
+end
+
 -- The postfix condition of a <when condition="..."> value (`raw` as written:
 -- "@(...)" or a literal true/false), or nil.
 function M.condition(raw)
@@ -207,15 +220,8 @@ function M.condition(raw)
     if l == "true" or l == "false" then return { { c = "const", value = l == "true" } } end
     return nil
   end
-  if kind ~= "expr" then return nil end
-  local lexer = require "portico.expr.lexer"
-  local parser = require "portico.expr.parser"
-  local ok, tree, rest = pcall(function()
-    local ps = parser.parser(lexer.lex(code), code)
-    local e = ps:expr()
-    return e, ps:peek().t
-  end)
-  if not ok or rest ~= "eof" then return nil end
+  local tree = kind == "expr" and parse_expr(code)
+  if not tree then return nil end
   local out = {}
   if not cond_items(tree, out) then return nil end
   return out
@@ -223,20 +229,6 @@ end
 
 -- values: the string expressions C evaluates (rate-limit-by-key's counter-key)
 
-local function parse_expr(raw)
-  local reader = require "portico.reader"
-  local kind, code = reader.is_expression(raw)
-  if kind ~= "expr" then return nil end
-  local lexer = require "portico.expr.lexer"
-  local parser = require "portico.expr.parser"
-  local ok, tree, rest = pcall(function()
-    local ps = parser.parser(lexer.lex(code), code)
-    local e = ps:expr()
-    return e, ps:peek().t
-  end)
-  if not ok or rest ~= "eof" then return nil end
-  return tree
-end
 
 -- string literals, header reads, the client address and `+` of those: every
 -- piece is a string or null, and `+` of strings and nulls (rt.str / rt.add)
@@ -274,7 +266,8 @@ function M.value(is_const, v, raw)
     return { { text = v } }
   end
   if type(raw) ~= "string" then return nil end
-  local tree = parse_expr(raw)
+  local kind, code = require("portico.reader").is_expression(raw)
+  local tree = kind == "expr" and parse_expr(code)
   local out = {}
   if not tree or not value_items(tree, out) then return nil end
   return out
