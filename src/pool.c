@@ -11,6 +11,7 @@ struct pt_pool_origin_s {
   char *key;
   pt_upconn_t *idle; /* most recently parked first */
   uint32_t nidle;
+  pt_tls_session_t *session; /* https: the latest session, for the next connection */
 };
 
 void pt_pool_init(pt_pool_t *p, uv_loop_t *loop) {
@@ -90,6 +91,16 @@ void pt_pool_put(pt_pool_t *p, const char *key, pt_upconn_t *c) {
   }
 }
 
+const pt_tls_session_t *pt_pool_tls_session(pt_pool_t *p, const char *key) {
+  pt_pool_origin_t *o = origin_get(p, key, 0);
+  return o ? o->session : NULL;
+}
+
+void pt_pool_keep_tls_session(pt_pool_t *p, const char *key, const pt_tls_t *t) {
+  pt_pool_origin_t *o = origin_get(p, key, 1);
+  if (o) pt_tls_session_save(t, &o->session);
+}
+
 void pt_pool_close_idle(pt_pool_t *p) {
   for (pt_pool_origin_t *o = p->origins; o; o = o->next)
     while (o->idle) {
@@ -103,6 +114,7 @@ void pt_pool_free(pt_pool_t *p) {
   pt_pool_close_idle(p);
   for (pt_pool_origin_t *o = p->origins, *n; o; o = n) {
     n = o->next;
+    pt_tls_session_free(o->session);
     free(o->key);
     free(o);
   }

@@ -53,6 +53,9 @@ pt_upconn_t *pt_pool_take(pt_pool_t *p, const char *key);
 void pt_pool_put(pt_pool_t *p, const char *key, pt_upconn_t *c);
 /* The backend spoke (or closed) on an idle connection: it is done with it. */
 void pt_pool_idle_input(pt_upconn_t *c);
+/* The TLS session last made to `key`, to resume (NULL: none), and keeping a new one. */
+const pt_tls_session_t *pt_pool_tls_session(pt_pool_t *p, const char *key);
+void pt_pool_keep_tls_session(pt_pool_t *p, const char *key, const pt_tls_t *t);
 /* Closes every idle connection (drain, shutdown). */
 void pt_pool_close_idle(pt_pool_t *p);
 void pt_pool_free(pt_pool_t *p);

@@ -149,6 +149,29 @@ int pt_tls_pending(const pt_tls_t *t) { return t->in.len > t->in_off || mbedtls_
 int pt_tls_established(const pt_tls_t *t) { return t->established; }
 const char *pt_tls_error(const pt_tls_t *t) { return t->error[0] ? t->error : "TLS handshake failed"; }
 
+struct pt_tls_session_s {
+  mbedtls_ssl_session s;
+};
+
+void pt_tls_session_save(const pt_tls_t *t, pt_tls_session_t **slot) {
+  pt_tls_session_t *n = calloc(1, sizeof *n);
+  if (!n) return;
+  mbedtls_ssl_session_init(&n->s);
+  if (mbedtls_ssl_get_session(&t->ssl, &n->s) != 0) return pt_tls_session_free(n);
+  pt_tls_session_free(*slot);
+  *slot = n;
+}
+
+void pt_tls_session_offer(pt_tls_t *t, const pt_tls_session_t *s) {
+  if (s) mbedtls_ssl_set_session(&t->ssl, &s->s); /* a session it cannot use means a full handshake */
+}
+
+void pt_tls_session_free(pt_tls_session_t *s) {
+  if (!s) return;
+  mbedtls_ssl_session_free(&s->s);
+  free(s);
+}
+
 void pt_tls_close_notify(pt_tls_t *t) {
   if (!t->established || t->notified) return;
   t->notified = 1;

@@ -77,6 +77,13 @@ pt_buf_t *pt_tls_wire(pt_tls_t *t);
 int pt_tls_established(const pt_tls_t *t);
 /* Input fed in and not read yet (bytes after a response make a connection unusable). */
 int pt_tls_pending(const pt_tls_t *t);
+/* Client sessions to resume: a reconnect to the same backend skips the full handshake. */
+typedef struct pt_tls_session_s pt_tls_session_t;
+/* Keeps t's session in *slot (replacing what was there); nothing on failure. */
+void pt_tls_session_save(const pt_tls_t *t, pt_tls_session_t **slot);
+/* Offers s (may be NULL) in t's next handshake. */
+void pt_tls_session_offer(pt_tls_t *t, const pt_tls_session_t *s);
+void pt_tls_session_free(pt_tls_session_t *s);
 /* Queues a close_notify alert (once). */
 void pt_tls_close_notify(pt_tls_t *t);
 /* Why the session failed: for logs and BackendConnectionFailure messages. */

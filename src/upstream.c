@@ -200,6 +200,7 @@ static void tls_response(pt_exchange_t *x, pt_upconn_t *c, const char *data, siz
     int n = pt_tls_read(c->tls, x->w->plainbuf, sizeof x->w->plainbuf);
     if (!was && pt_tls_established(c->tls)) { /* the head waited for the handshake */
       was = 1;
+      pt_pool_keep_tls_session(&x->w->pool, x->key, c->tls);
       arm(x, x->response_timeout_ms);
       if (pt_writeq_flush(&c->out) < 0) return connection_lost(x, c->out.error);
     }
@@ -320,6 +321,7 @@ static void start_reading(pt_exchange_t *x) {
 static int start_tls(pt_exchange_t *x, pt_upconn_t *c) {
   if (!(c->tls = pt_tls_new(x->tls, x->host))) return fail(x, 500, pt_reason_connection_failure, "out of memory"), -1;
   c->out.tls = c->tls;
+  pt_tls_session_offer(c->tls, pt_pool_tls_session(&x->w->pool, x->key));
   arm(x, x->connect_timeout_ms);
   if (pt_tls_handshake(c->tls) < 0)
     return fail(x, 500, pt_reason_connection_failure, "TLS with %s failed: %s", x->name, pt_tls_error(c->tls)), -1;

@@ -324,3 +324,48 @@ describe("25 TLS backend configuration errors", function()
     assert.is_truthy(out:find("cfg-a.pem", 1, true) or out:find("cfg-b.key", 1, true), out)
   end)
 end)
+
+describe("25 TLS backend session resumption", function()
+  teardown(h.cleanup)
+
+  -- One request per backend connection (maxRequestsPerConnection: 1), so every
+  -- request is a new TLS connection: after the first, each resumes the session
+  -- the worker kept for that pool key; another key (another client
+  -- certificate) never offers it.
+  it("resumes the TLS session on reconnects to the same backend, never across pool keys", function()
+    local ca = T.ca { name = "resume-ca" }
+    local leaf = T.leaf(ca, { name = "resume-backend", dns = { "localhost" } })
+    local clients = T.ca { name = "resume-clients" }
+    local client = T.leaf(clients, { name = "resume-client", usage = "client" })
+    local ng = T.start_nginx_https { name = "resume", cert = leaf.cert, key = leaf.key, verify_client = "optional_no_ca" }
+    local yaml = h.gateway_yaml { pool = { maxRequestsPerConnection = 1 } }
+      .. "backends:\n"
+      .. ('  plain: { url: "%s/p", tls: { caCertificates: ["%s"] } }\n'):format(ng.url(), ca.cert)
+      .. ('  client: { url: "%s/c", tls: { caCertificates: ["%s"] }, credentials: { certificate: [{ certificate: "%s", key: "%s" }] } }\n')
+        :format(ng.url(), ca.cert, client.cert, client.key)
+      .. "apis:\n"
+      .. "  plain: { path: plain, backend: plain, subscriptionRequired: false }\n"
+      .. "  client: { path: client, backend: client, subscriptionRequired: false }\n"
+    local gw = h.start_gateway(yaml)
+    local function hit(api)
+      local r = h.fetch(gw.port, { path = "/" .. api .. "/x" })
+      assert.are.equal(200, r.status, r.body)
+      return kv(r.body)
+    end
+    local seen = {}
+    local first = hit("plain")
+    assert.are.equal(".", first.session_reused, "the first connection cannot resume")
+    seen[first.connection] = true
+    for i = 1, 3 do
+      local e = hit("plain")
+      assert.is_nil(seen[e.connection], "request " .. i .. " reused a backend connection")
+      seen[e.connection] = true
+      assert.are.equal("r", e.session_reused, "reconnect " .. i .. " did not resume the session")
+    end
+    local other = hit("client")
+    assert.are.equal(".", other.session_reused, "a session was offered under another pool key")
+    assert.are_not.equal("", other.client_fingerprint or "", "the client certificate was not presented")
+    assert.are.equal("r", hit("client").session_reused)
+    gw.stop()
+  end)
+end)
