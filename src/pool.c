@@ -6,6 +6,8 @@
 
 #include "worker.h"
 
+#define MAX_ORIGINS 1024
+
 struct pt_pool_origin_s {
   pt_pool_origin_t *next;
   char *key;
@@ -28,10 +30,33 @@ void pt_pool_configure(pt_pool_t *p, uint32_t max_idle, uint64_t idle_timeout_ms
   p->max_requests = max_requests;
 }
 
+static void origin_free(pt_pool_origin_t *o) {
+  pt_tls_session_free(o->session);
+  free(o->key);
+  free(o);
+}
+
+/* Origins come from set-backend-service base-url expressions too: past
+ * MAX_ORIGINS, those holding no idle connection are forgotten (with their
+ * TLS session), so the list stays bounded whatever requests ask for. */
+static void origins_prune(pt_pool_t *p) {
+  for (pt_pool_origin_t **q = &p->origins; *q;) {
+    pt_pool_origin_t *o = *q;
+    if (o->idle) {
+      q = &o->next;
+      continue;
+    }
+    *q = o->next;
+    origin_free(o);
+    p->norigins--;
+  }
+}
+
 static pt_pool_origin_t *origin_get(pt_pool_t *p, const char *key, int create) {
   for (pt_pool_origin_t *o = p->origins; o; o = o->next)
     if (strcmp(o->key, key) == 0) return o;
   if (!create) return NULL;
+  if (p->norigins >= MAX_ORIGINS) origins_prune(p);
   pt_pool_origin_t *o = calloc(1, sizeof *o);
   if (!o || !(o->key = strdup(key))) {
     free(o);
@@ -39,6 +64,7 @@ static pt_pool_origin_t *origin_get(pt_pool_t *p, const char *key, int create) {
   }
   o->next = p->origins;
   p->origins = o;
+  p->norigins++;
   return o;
 }
 
@@ -114,11 +140,10 @@ void pt_pool_free(pt_pool_t *p) {
   pt_pool_close_idle(p);
   for (pt_pool_origin_t *o = p->origins, *n; o; o = n) {
     n = o->next;
-    pt_tls_session_free(o->session);
-    free(o->key);
-    free(o);
+    origin_free(o);
   }
   p->origins = NULL;
+  p->norigins = 0;
 }
 
 static void on_timer_closed(uv_handle_t *h) {

@@ -38,6 +38,7 @@ typedef struct pt_upconn_s {
 typedef struct pt_pool_s {
   uv_loop_t *loop;
   pt_pool_origin_t *origins;
+  int norigins;
   uint32_t max_idle;
   uint64_t idle_timeout_ms;
   uint32_t max_requests;
