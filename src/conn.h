@@ -74,7 +74,8 @@ struct pt_conn_s {
   int timer_kind;
   uint64_t idle_ms, header_ms; /* from the generation of the latest request */
   unsigned block;
-  unsigned paused : 1, reading : 1, ending : 1, closing : 1, shut : 1, tls_started : 1;
+  unsigned paused : 1, reading : 1, ending : 1, closing : 1, shut : 1, tls_started : 1,
+      https : 1; /* over TLS, or an in-process call to an https URL */
   char client_ip[48];
   pt_tls_t *tls;         /* an HTTPS listener's connection */
   pt_tls_peer_t *peer;   /* its verified client certificate, or NULL */

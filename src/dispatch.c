@@ -105,6 +105,14 @@ static int compose_target(pt_buf_t *t, const pt_dispatch_t *d, const char *rest,
   return rc;
 }
 
+/* An API that lists only https is not there for plain http requests (APIM's protocols). */
+static int protocol_allowed(const pt_api_cfg_t *api, const char *proto) {
+  if (!proto) proto = "http";
+  for (int i = 0; i < api->nprotocols; i++)
+    if (strcmp(api->protocols[i], proto) == 0) return 1;
+  return api->nprotocols == 0;
+}
+
 /* A backend that is this gateway: dispatched in-process, or refused fast. */
 static int self_chained(const pt_generation_t *g, pt_dispatch_t *d, const char *listener) {
   d->self = listener;
@@ -198,7 +206,7 @@ int pt_dispatch_route(const pt_generation_t *g, const pt_dispatch_in_t *in, pt_d
   d->url = url, d->url_len = ulen, d->path_len = plen;
 
   pt_route_request_t rq = {in->method, url, plen, qm ? qm + 1 : "", qm ? ulen - plen - 1 : 0, in->headers};
-  if (pt_router_match(&g->router, &rq, &d->route) != PT_ROUTE_OK)
+  if (pt_router_match(&g->router, &rq, &d->route) != PT_ROUTE_OK || !protocol_allowed(d->route.api, in->proto))
     return refuse(d, 404, "OperationNotFound", "Resource not found");
 
   pt_sub_key_t key;

@@ -171,7 +171,7 @@ static void dispatch_input(pt_conn_t *c, pt_dispatch_in_t *in) {
       .url = r->url.base ? r->url.base : "", .url_len = r->url.len,
       .headers = &r->headers,
       .client_ip = c->client_ip,
-      .proto = c->tls ? "https" : "http",
+      .proto = c->https ? "https" : "http",
       .chunked = r->chunked_in,
       .has_length = (p->flags & F_CONTENT_LENGTH) != 0, .content_length = p->content_length,
   };
@@ -449,7 +449,7 @@ static void policy_start(pt_conn_t *c) {
   const pt_subscription_cfg_t *sub = r->d.subscription;
   pt_policy_request_t q = {
       .id = id, .ip = c->client_ip, .method = llhttp_method_name(c->parser.method),
-      .scheme = c->tls ? "https" : "http", .host = host >= 0 ? pt_header_value(&r->headers, host) : "",
+      .scheme = c->https ? "https" : "http", .host = host >= 0 ? pt_header_value(&r->headers, host) : "",
       .path = r->d.url, .path_len = r->d.path_len,
       .rest = r->d.url + m->rest, .rest_len = r->d.path_len - m->rest,
       .query = r->d.path_len < r->d.url_len ? r->d.url + r->d.path_len + 1 : "",

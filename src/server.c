@@ -331,8 +331,12 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 static void conn_end(pt_conn_t *c) {
   if (c->closing) return;
   c->ending = 1;
-  if (c->out.tls) pt_tls_close_notify(c->tls);
-  if (pt_writeq_flush(&c->out) < 0) {
+  int rc = pt_writeq_flush(&c->out); /* the last response is sealed before the close_notify */
+  if (!rc && c->out.tls) {
+    pt_tls_close_notify(c->tls);
+    rc = pt_writeq_flush(&c->out);
+  }
+  if (rc < 0) {
     pt__conn_close(c);
     return;
   }
@@ -398,6 +402,7 @@ static int conn_tls(pt_conn_t *c, const pt_generation_t *g, const struct sockadd
     if (g->tls->listeners[i] && same_addr(&g->config->listen[i].addr, listener)) {
       if (!(c->tls = pt_tls_new(g->tls->listeners[i], NULL))) return -1;
       c->out.tls = c->tls;
+      c->https = 1;
     }
   return 0;
 }
@@ -445,7 +450,7 @@ void pt_server_on_connection(uv_stream_t *listener, int status) {
   conn_start(c, &((pt_listener_t *)listener)->addr);
 }
 
-int pt_server_adopt(pt_worker_t *w, int fd) {
+int pt_server_adopt(pt_worker_t *w, int fd, int https) {
   pt_conn_t *c = w->draining ? NULL : conn_new(w);
   if (!c) {
     close(fd);
@@ -459,6 +464,7 @@ int pt_server_adopt(pt_worker_t *w, int fd) {
     return rc;
   }
   snprintf(c->client_ip, sizeof c->client_ip, "127.0.0.1"); /* the gateway itself is the client */
+  c->https = https != 0;
   return conn_start(c, NULL) < 0 ? UV_ENOMEM : 0;
 }
 

@@ -12,8 +12,10 @@ struct pt_worker_s;
 /* Listener connection callback: accepts one client on the worker's loop. */
 void pt_server_on_connection(uv_stream_t *listener, int status);
 /* Serves fd (one end of a socketpair made for an in-process dispatch) as a
- * client connection of worker w. Returns 0, or a negative error (fd closed). */
-int pt_server_adopt(struct pt_worker_s *w, int fd);
+ * client connection of worker w; https: the URL called was https, so its
+ * requests count as having come over TLS (API protocols, X-Forwarded-Proto).
+ * Returns 0, or a negative error (fd closed). */
+int pt_server_adopt(struct pt_worker_s *w, int fd, int https);
 /* Drain: closes idle keep-alive connections now; busy ones close after their response. */
 void pt_server_drain(struct pt_worker_s *w);
 /* Drain deadline: closes every connection of the worker. */

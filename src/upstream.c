@@ -37,7 +37,7 @@ struct pt_exchange_s {
   double backend_ms;
   unsigned has_body : 1, head_request : 1, idempotent : 1, reused : 1, retried : 1,
       body_ended : 1, got_bytes : 1, head_seen : 1, interim : 1, complete : 1, paused : 1,
-      in_callback : 1, aborted : 1, in_process : 1;
+      in_callback : 1, aborted : 1, in_process : 1, https : 1;
 };
 
 static llhttp_settings_t response_settings;
@@ -369,7 +369,7 @@ static void connect_in_process(pt_exchange_t *x) {
     fail(x, 500, pt_reason_connection_failure, "in-process dispatch: socketpair: %s", strerror(errno));
     return;
   }
-  if (uv_tcp_open(&c->tcp, sv[0]) < 0 || pt_server_adopt(x->w, sv[1]) < 0) {
+  if (uv_tcp_open(&c->tcp, sv[0]) < 0 || pt_server_adopt(x->w, sv[1], x->https) < 0) {
     close(sv[0]);
     fail(x, 500, pt_reason_connection_failure, "in-process dispatch failed");
     return;
@@ -430,6 +430,7 @@ int pt_exchange_start(pt_worker_t *w, const pt_exchange_params_t *p, const pt_ex
   x->head_request = p->head_request;
   x->idempotent = p->idempotent;
   x->in_process = p->in_process;
+  x->https = strcmp(p->origin->scheme, "https") == 0;
   x->connect_timeout_ms = p->connect_timeout_ms;
   x->response_timeout_ms = p->response_timeout_ms;
   x->started = uv_hrtime();

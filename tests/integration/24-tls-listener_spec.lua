@@ -708,3 +708,35 @@ describe("24 TLS certificates and hot reload", function()
     assert.is_truthy(out:find("caCertificates", 1, true), out)
   end)
 end)
+
+describe("24 TLS and API protocols", function()
+  teardown(h.cleanup)
+
+  -- APIM's protocols: an API that lists only https is not there for plain
+  -- http requests, and one that lists only http is not there over TLS.
+  it("routes by the API's protocols: https-only refuses plain HTTP, http-only refuses TLS", function()
+    local ca = T.ca { name = "proto-ca" }
+    local cert = T.leaf(ca, { name = "proto", dns = { "localhost" } })
+    local be = h.start_backend { name = "proto-echo" }
+    local tport = h.free_port()
+    local yaml = with_listen(h.gateway_yaml {}, tls_listen(tport, cert.cert, cert.key))
+      .. "apis:\n"
+      .. ('  secure: { path: secure, serviceUrl: "%s/s", protocols: [https], subscriptionRequired: false }\n'):format(be.url)
+      .. ('  plain: { path: plain, serviceUrl: "%s/p", protocols: [http], subscriptionRequired: false }\n'):format(be.url)
+      .. ('  both: { path: both, serviceUrl: "%s/b", subscriptionRequired: false }\n'):format(be.url)
+    local gw = h.start_gateway(yaml)
+    assert(h.wait_for(function() return h.port_open(tport) end, 10))
+    local function over_tls(path)
+      local r = T.s_client(tport, { servername = "localhost", request = get_request(path) })
+      assert.is_truthy(r.response, "no HTTP response over TLS: " .. r.describe())
+      return r.response.status
+    end
+    assert.are.equal(404, h.fetch(gw.port, { path = "/secure/x" }).status)
+    assert.are.equal(200, over_tls("/secure/x"))
+    assert.are.equal(200, h.fetch(gw.port, { path = "/plain/x" }).status)
+    assert.are.equal(404, over_tls("/plain/x"))
+    assert.are.equal(200, h.fetch(gw.port, { path = "/both/x" }).status)
+    assert.are.equal(200, over_tls("/both/x"))
+    gw.stop()
+  end)
+end)
