@@ -455,19 +455,27 @@ body_mt.__index = function(self, k)
   return nil
 end
 
+-- The metatable of the objects below: methods first, then properties (read
+-- per access), then fields made on first use (`lazy`, which store themselves).
+local function object_mt(name, methods, props, lazy)
+  return { __name = name, __index = function(self, k)
+    local m = methods[k]
+    if m then return m end
+    local p = props[k]
+    if p then return p(self) end
+    local l = lazy and lazy[k]
+    if l then return l(self) end
+    return nil
+  end }
+end
+
 ------------------------------------------------------------------------------
 -- Url: the view of a URL APIM gives (Scheme, Host, Port, Path, Query,
 -- QueryString, ToString()).
 
 local Url = {}
 local url_props = {}
-local url_mt = { __name = "IUrl", __index = function(self, k)
-  local m = Url[k]
-  if m then return m end
-  local p = url_props[k]
-  if p then return p(self) end
-  return nil
-end }
+local url_mt = object_mt("IUrl", Url, url_props)
 M.Url = Url
 
 -- `get` returns scheme, host, port, path, query (raw, without '?'), and, if
@@ -513,15 +521,7 @@ M.Request = Request
 local request_props = {}
 -- fields made on first use (most requests never need them)
 local request_lazy = {}
-local request_mt = { __name = "IRequest", __index = function(self, k)
-  local m = Request[k]
-  if m then return m end
-  local p = request_props[k]
-  if p then return p(self) end
-  local l = request_lazy[k]
-  if l then return l(self) end
-  return nil
-end }
+local request_mt = object_mt("IRequest", Request, request_props, request_lazy)
 
 -- the header list C gave, as a Headers object
 function request_lazy.headers(self)
@@ -652,15 +652,7 @@ local Response = {}
 M.Response = Response
 local response_props = {}
 local response_lazy = {}
-local response_mt = { __name = "IResponse", __index = function(self, k)
-  local m = Response[k]
-  if m then return m end
-  local p = response_props[k]
-  if p then return p(self) end
-  local l = response_lazy[k]
-  if l then return l(self) end
-  return nil
-end }
+local response_mt = object_mt("IResponse", Response, response_props, response_lazy)
 
 function response_lazy.headers(self)
   local h = M.headers(self.header_list)
@@ -756,15 +748,7 @@ local Context = {}
 M.Context = Context
 local context_props = {}
 local context_lazy = {}
-local context_mt = { __name = "IProxyRequestContext", __index = function(self, k)
-  local m = Context[k]
-  if m then return m end
-  local p = context_props[k]
-  if p then return p(self) end
-  local l = context_lazy[k]
-  if l then return l(self) end
-  return nil
-end }
+local context_mt = object_mt("IProxyRequestContext", Context, context_props, context_lazy)
 
 function context_lazy.variables(self)
   local v = {}

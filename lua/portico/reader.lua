@@ -167,17 +167,15 @@ local function expr_fail(st, start, what, ...)
     format(what, table.unpack(args, 1, args.n)))
 end
 
--- a "..." string; p is just after the opening quote; returns the position after the close
-local function skip_string(st, p, start, open)
+-- a "..." string or a 'c' char literal (`quote`); p is just after the opening
+-- quote; returns the position after the close. `what` names it in the error.
+local function skip_quoted(st, p, start, open, quote, what)
   local s = st.s
   while true do
-    local q = find(s, '["\\&\n]', p)
-    if not q or byte(s, q) == 10 then
-      expr_fail(st, start, "string literal opened at %s is not closed on its line (add '\"'; if "
-        .. "that quote was meant to end the value, a closing bracket is missing before it)", open)
-    end
+    local q = find(s, "[" .. quote .. "\\&\n]", p)
+    if not q or byte(s, q) == 10 then expr_fail(st, start, what, open) end
     local c, len = peek(st, q)
-    if c == '"' then return q + len end
+    if c == quote then return q + len end
     if c == "\\" then
       local _, elen = peek(st, q + len)
       p = q + len + elen
@@ -187,24 +185,12 @@ local function skip_string(st, p, start, open)
   end
 end
 
--- a 'c' char literal, same rules as a string
-local function skip_char(st, p, start, open)
-  local s = st.s
-  while true do
-    local q = find(s, "['\\&\n]", p)
-    if not q or byte(s, q) == 10 then
-      expr_fail(st, start, "character literal opened at %s is not closed on its line (add \"'\")", open)
-    end
-    local c, len = peek(st, q)
-    if c == "'" then return q + len end
-    if c == "\\" then
-      local _, elen = peek(st, q + len)
-      p = q + len + elen
-    else
-      p = q + len
-    end
-  end
-end
+local STRING_OPEN = "string literal opened at %s is not closed on its line (add '\"'; if "
+  .. "that quote was meant to end the value, a closing bracket is missing before it)"
+local CHAR_OPEN = "character literal opened at %s is not closed on its line (add \"'\")"
+
+local function skip_string(st, p, start, open) return skip_quoted(st, p, start, open, '"', STRING_OPEN) end
+local function skip_char(st, p, start, open) return skip_quoted(st, p, start, open, "'", CHAR_OPEN) end
 
 -- an @"..." verbatim string: may span lines, "" is a quote
 local function skip_verbatim(st, p, start, open)
