@@ -228,7 +228,7 @@ bad6:
   return -1;
 }
 
-static int same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+int pt_listen_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
   if (a->ss_family != b->ss_family) return 0;
   if (a->ss_family == AF_INET) {
     const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
@@ -264,7 +264,7 @@ static void add_listen(pt__loader_t *L, const char *path, yaml_node_t *n) {
     return;
   }
   for (int i = 0; i < c->nlisten; i++) {
-    if (same_addr(&c->listen[i].addr, &ss)) {
+    if (pt_listen_same(&c->listen[i].addr, &ss)) {
       pt__fail_at(Y, n, "%s: '%.80s' is the same address as '%s' at line %d (remove one)", path,
                   pt__sval(n), c->listen[i].text, c->listen[i].line);
       return;

@@ -259,6 +259,8 @@ typedef struct pt_config_s {
 pt_config_t *pt_config_load(const char *path, pt_diag_t *d);
 void pt_config_free(pt_config_t *c);
 
+/* Whether two listen addresses are the same (family, address and port). */
+int pt_listen_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 /* "10s", "500ms", "5m", "1h", or a bare number of seconds -> milliseconds. */
 int pt_parse_duration(const char *s, uint64_t *ms);
 /* "16384", "16KiB", "100MiB", "1GiB" (also KB/MB/GB as powers of 1000) -> bytes. */

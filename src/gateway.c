@@ -120,17 +120,12 @@ static void forget_generation(void *owner, pt_generation_t *g) {
   uv_mutex_unlock(&gw->lock);
 }
 
-static int same_listen(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
-  size_t n = a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-  return a->ss_family == b->ss_family && memcmp(a, b, n) == 0;
-}
-
 /* A reload that adds a listener another process holds is refused, not half applied. */
 static int new_listeners_unavailable(const pt_config_t *old, const pt_config_t *c, pt_diag_t *d) {
   int bad = 0;
   for (int i = 0; i < c->nlisten; i++) {
     int known = 0;
-    for (int k = 0; k < old->nlisten && !known; k++) known = same_listen(&old->listen[k].addr, &c->listen[i].addr);
+    for (int k = 0; k < old->nlisten && !known; k++) known = pt_listen_same(&old->listen[k].addr, &c->listen[i].addr);
     if (known) continue;
     int fd = pt__listen_socket(&c->listen[i].addr);
     if (fd >= 0) {

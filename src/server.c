@@ -390,16 +390,11 @@ static pt_conn_t *conn_new(pt_worker_t *w) {
   return c;
 }
 
-static int same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
-  size_t n = a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-  return a->ss_family == b->ss_family && memcmp(a, b, n) == 0;
-}
-
 /* The listener's TLS context in the current generation: a reload may have renewed
  * its certificate, and this connection keeps the one it started with. */
 static int conn_tls(pt_conn_t *c, const pt_generation_t *g, const struct sockaddr_storage *listener) {
   for (int i = 0; listener && i < g->config->nlisten; i++)
-    if (g->tls->listeners[i] && same_addr(&g->config->listen[i].addr, listener)) {
+    if (g->tls->listeners[i] && pt_listen_same(&g->config->listen[i].addr, listener)) {
       if (!(c->tls = pt_tls_new(g->tls->listeners[i], NULL))) return -1;
       c->out.tls = c->tls;
       c->https = 1;

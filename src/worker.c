@@ -60,11 +60,6 @@ static int open_listener(pt_worker_t *w, const pt_config_t *cfg, const pt_listen
   return rc;
 }
 
-static int same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
-  size_t n = a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-  return a->ss_family == b->ss_family && memcmp(a, b, n) == 0;
-}
-
 /* Makes the listeners those of cfg: opens the new addresses, closes the
  * removed ones. Established connections are not touched. */
 static int reconcile_listeners(pt_worker_t *w, const pt_config_t *cfg) {
@@ -72,7 +67,7 @@ static int reconcile_listeners(pt_worker_t *w, const pt_config_t *cfg) {
   for (pt_listener_t **p = &w->listeners; *p;) {
     pt_listener_t *t = *p;
     int keep = 0;
-    for (int i = 0; i < cfg->nlisten && !keep; i++) keep = same_addr(&t->addr, &cfg->listen[i].addr);
+    for (int i = 0; i < cfg->nlisten && !keep; i++) keep = pt_listen_same(&t->addr, &cfg->listen[i].addr);
     if (keep) {
       p = &t->next;
       continue;
@@ -82,7 +77,7 @@ static int reconcile_listeners(pt_worker_t *w, const pt_config_t *cfg) {
   }
   for (int i = 0; i < cfg->nlisten; i++) {
     int have = 0;
-    for (pt_listener_t *t = w->listeners; t && !have; t = t->next) have = same_addr(&t->addr, &cfg->listen[i].addr);
+    for (pt_listener_t *t = w->listeners; t && !have; t = t->next) have = pt_listen_same(&t->addr, &cfg->listen[i].addr);
     if (!have && open_listener(w, cfg, &cfg->listen[i]) < 0) rc = -1;
   }
   return rc;
