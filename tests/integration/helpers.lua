@@ -412,17 +412,7 @@ M.default_pool = { maxIdlePerOrigin = 64, idleTimeout = "30s", maxRequestsPerCon
 -- serviceUrl= | backend=, subscriptionRequired= (default false)}}.
 function M.config(opts)
   opts = opts or {}
-  local lines = {
-    "gateway:",
-    "  id: " .. (opts.id or "edge-1"),
-    "  hostnames: [localhost]",
-    '  listen: ["127.0.0.1:' .. (opts.port or "{{PORT}}") .. '"]',
-    "  workers: " .. (opts.workers or 1),
-    "  limits: " .. flow_map(merge(M.default_limits, opts.limits)),
-    "  timeouts: " .. flow_map(merge(M.default_timeouts, opts.timeouts)),
-    "  pool: " .. flow_map(merge(M.default_pool, opts.pool)),
-    "  accessLog: " .. (opts.accessLog or "stdout"),
-  }
+  local lines = { (M.gateway_yaml(opts):gsub("\n$", "")) }
   if opts.backends and next(opts.backends) then
     lines[#lines + 1] = "backends:"
     for _, name in ipairs(sorted_keys(opts.backends)) do
@@ -997,9 +987,9 @@ end
 -- one-shot requests, APIM error bodies
 ---------------------------------------------------------------------------
 
--- The `gateway:` section exactly as M.config writes it (same opts: id, port,
--- workers, limits, timeouts, pool, accessLog), for specs that write the rest
--- of the YAML (namedValues, backends, apis, products, ...) themselves.
+-- The `gateway:` section M.config starts with (same opts: id, port, workers,
+-- limits, timeouts, pool, accessLog), for specs that write the rest of the
+-- YAML (namedValues, backends, apis, products, ...) themselves.
 function M.gateway_yaml(opts)
   opts = opts or {}
   return table.concat({
